@@ -1,0 +1,82 @@
+"""Sessions (Flask-Login), password hashing (argon2) and CSRF protection for the API."""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, request, session
+from flask_login import current_user
+
+from server.extensions import db, login_manager
+from server.services.errors import Forbidden, Unauthorized
+
+_hasher = PasswordHasher()
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A constant hash to verify against when the user does not exist, so response time
+# does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+
+
+def dummy_verify(password: str) -> None:
+    verify_password(_DUMMY_HASH, password)
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from server.models import User
+
+        try:
+            uid, epoch = (int(x) for x in user_id.split(":"))
+        except ValueError:
+            return None
+        user = db.session.get(User, uid)
+        if user is None or user.session_epoch != epoch or not user.active:
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        raise Unauthorized()
+
+    @app.before_request
+    def check_csrf():
+        if request.method in SAFE_METHODS or not request.path.startswith("/api/"):
+            return None
+        sent = request.headers.get(CSRF_HEADER, "")
+        expected = session.get("csrf")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise Forbidden("csrf_failed")
+        return None
+
+
+def require_user():
+    """The logged-in user, or 401 in the one error shape."""
+    if not current_user.is_authenticated:
+        raise Unauthorized()
+    return current_user._get_current_object()

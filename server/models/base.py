@@ -1,0 +1,64 @@
+"""Shared column sets: the sync mixin and time helpers.
+
+Every syncable row has a client-made UUID id, a `version` bumped on each change, a
+`server_seq` from the global change counter (commit-ordered, see server/models/sync.py), server
+timestamps, the device clock it was observed at (evidence only), and a tombstone.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, DateTime, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import JSON
+
+from server.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(db.TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+JSONType = JSON
+
+
+class SyncMixin:
+    """Columns shared by every table the phone syncs."""
+
+    __syncable__ = True
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    server_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    client_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

@@ -1,0 +1,145 @@
+"""Blobs, the audit trail and sync bookkeeping (change counter, processed mutations, devices)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server.extensions import db
+from server.models.base import JSONType, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Blob(db.Model):
+    """A content-addressed photo or signature; the bytes live in server/storage.py."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(32), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    stored_sha256: Mapped[str | None] = mapped_column(String(64))
+    has_thumbnail: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Append-only record of every write (行政处罚法 art. 47 full-process record)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str | None] = mapped_column(String(16))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+    mutation_id: Mapped[str | None] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+
+
+class ChangeCounter(db.Model):
+    """The single-row global change counter behind `server_seq`.
+
+    Each write transaction increments it with an UPDATE, which holds the row lock until commit,
+    so sequence numbers are handed out in commit order and a pull never skips a late commit.
+    """
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class ProcessedMutation(db.Model):
+    """A judged sync mutation and its stored answer (idempotency)."""
+
+    __tablename__ = "processed_mutations"
+
+    mutation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    device_seq: Mapped[int | None] = mapped_column(Integer)
+    payload_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    result: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Device(db.Model):
+    """What the server knows of one phone: who used it last and which sequence numbers arrived."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    max_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Sequence numbers below max_seq that have not arrived: a phone that lost data.
+    missing_seqs: Mapped[list] = mapped_column(JSONType, nullable=False, default=list)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScopeExit(db.Model):
+    """A row left some areas' scope (e.g. a venue moved grid): pull tells phones to drop it."""
+
+    __tablename__ = "scope_exits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    server_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    old_area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+def _syncable(obj) -> bool:
+    return getattr(type(obj), "__syncable__", False)
+
+
+def take_server_seqs(session: Session, n: int) -> int:
+    """Reserve n sequence numbers under the counter's row lock; returns the first."""
+    row = session.execute(
+        text("UPDATE change_counter SET value = value + :n WHERE id = 1 RETURNING value"), {"n": n}
+    ).first()
+    if row is None:
+        session.execute(text("INSERT INTO change_counter (id, value) VALUES (1, :n)"), {"n": n})
+        return 1
+    return row[0] - n + 1
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_server_seq(session: Session, flush_context, instances) -> None:
+    """Give every new or changed syncable row a fresh server_seq (and bump its version)."""
+    changed = [o for o in session.new if _syncable(o)]
+    for obj in session.dirty:
+        if _syncable(obj) and obj not in session.new and session.is_modified(obj, include_collections=False):
+            changed.append(obj)
+    if not changed:
+        return
+    first = take_server_seqs(session, len(changed))
+    for i, obj in enumerate(changed):
+        obj.server_seq = first + i
+        if obj in session.new:
+            obj.version = obj.version or 1
+        else:
+            obj.version = (obj.version or 0) + 1
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _audit_is_append_only(mapper, connection, target):
+    raise RuntimeError("audit events are append-only")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_never_deleted(mapper, connection, target):
+    raise RuntimeError("audit events are append-only")

@@ -1,0 +1,136 @@
+"""The access policy: role × action × area scope, used by every endpoint and by sync.
+
+`authorize(user, action, ...)` is the single gate. Actions are "<resource>.<verb>"; the table
+below says which roles may do each; `scope` checks say which rows. Admins see everything;
+supervisors and inspectors see the venues inside their areas (an area includes its
+descendants); owners see only their own venues.
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from server.extensions import db
+from server.services.errors import Forbidden
+
+ADMIN, SUPERVISOR, INSPECTOR, OWNER = "admin", "supervisor", "inspector", "owner"
+STAFF = frozenset({ADMIN, SUPERVISOR, INSPECTOR})
+FIELD = frozenset({SUPERVISOR, INSPECTOR})
+DESK = frozenset({ADMIN, SUPERVISOR})
+EVERYONE = frozenset({ADMIN, SUPERVISOR, INSPECTOR, OWNER})
+
+POLICY: dict[str, frozenset[str]] = {
+    "area.read": STAFF,
+    "area.manage": frozenset({ADMIN}),
+    "user.read": STAFF,
+    "user.manage": frozenset({ADMIN}),
+    "venue.read": EVERYONE,
+    "venue.create": STAFF,
+    "venue.update": STAFF,
+    "venue.archive": DESK,
+    "venue.import": DESK,
+    "venue.export": DESK,
+    "venue.consent": frozenset({OWNER}),
+    "reference.read": EVERYONE,
+    "reference.manage": frozenset({ADMIN}),
+    "task.read": STAFF,
+    "task.plan": DESK,
+    "campaign.read": STAFF,
+    "campaign.manage": DESK,
+    "campaign.visit": FIELD,
+    "inspection.read": EVERYONE,
+    "inspection.write": FIELD,
+    "hazard.read": EVERYONE,
+    "hazard.write": FIELD,
+    "hazard.verify": FIELD,
+    "hazard.escalate": frozenset({SUPERVISOR}),
+    "hazard.evidence": frozenset({OWNER}),
+    "document.read": EVERYONE,
+    "document.draft": FIELD,
+    "document.issue": FIELD,
+    "document.approve": frozenset({SUPERVISOR}),
+    "document.void": frozenset({SUPERVISOR}),
+    "document.serve": FIELD,
+    "document.owner_sign": frozenset({OWNER}),
+    "number.lease": FIELD,
+    "number.register": DESK,
+    "followup.read": STAFF,
+    "followup.request": frozenset({OWNER}),
+    "followup.write": FIELD,
+    "case.read": DESK,
+    "case.write": frozenset({SUPERVISOR}),
+    "blob.write": EVERYONE,
+    "blob.read": EVERYONE,
+    "sync.use": EVERYONE,
+    "report.read": DESK,
+    "audit.read": DESK,
+}
+
+
+def allowed(user, action: str) -> bool:
+    roles = POLICY.get(action)
+    if roles is None:
+        raise KeyError(f"unknown action {action!r}")  # a programming error, not a 403
+    return user is not None and user.role in roles
+
+
+def scope_area_ids(user) -> set[int] | None:
+    """Area ids inside the user's scope (descendants included); None means everywhere."""
+    if user.role == ADMIN:
+        return None
+    if user.role == OWNER:
+        return set()
+    cached = getattr(user, "_scope_area_ids", None)
+    if cached is not None:
+        return cached
+    from server.models import Area
+
+    paths = [a.path for a in user.areas]
+    if not paths:
+        ids: set[int] = set()
+    else:
+        ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))))
+    user._scope_area_ids = ids
+    return ids
+
+
+def owner_venue_ids(user) -> set[str]:
+    return {v.id for v in user.venues}
+
+
+def venue_in_scope(user, venue) -> bool:
+    if user.role == ADMIN:
+        return True
+    if user.role == OWNER:
+        return venue.id in owner_venue_ids(user)
+    return venue.area_id in scope_area_ids(user)
+
+
+def area_in_scope(user, area_id: int | None) -> bool:
+    ids = scope_area_ids(user)
+    return ids is None or (area_id is not None and area_id in ids)
+
+
+def authorize(user, action: str, *, venue=None, area_id: int | None = None) -> None:
+    """Raise Forbidden unless the user's role may do `action` on this venue/area."""
+    if not allowed(user, action):
+        raise Forbidden("role_forbidden")
+    if venue is not None and not venue_in_scope(user, venue):
+        raise Forbidden("out_of_scope")
+    if area_id is not None and user.role != OWNER and not area_in_scope(user, area_id):
+        raise Forbidden("out_of_scope")
+
+
+def venue_scope_clause(user, venue_model):
+    """A WHERE clause limiting venues (or rows joined to venues) to the user's scope."""
+    if user.role == ADMIN:
+        return None
+    if user.role == OWNER:
+        ids = owner_venue_ids(user)
+        return venue_model.id.in_(ids) if ids else venue_model.id.is_(None)
+    ids = scope_area_ids(user)
+    return venue_model.area_id.in_(ids) if ids else venue_model.area_id.is_(None)
+
+
+def apply_venue_scope(query, user, venue_model):
+    clause = venue_scope_clause(user, venue_model)
+    return query if clause is None else query.where(clause)

@@ -58,6 +58,9 @@ class SyncMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     client_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {field: version at which it last changed}; lets sync tell a parallel edit of another
+    # field (merge) from an edit of the same field (conflict). Maintained in models/sync.py.
+    field_versions: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
 
     @property
     def is_deleted(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, event, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.extensions import db
@@ -102,6 +103,10 @@ class ScopeExit(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
+_BOOKKEEPING = {"id", "version", "server_seq", "created_at", "updated_at", "field_versions",
+                "client_observed_at"}
+
+
 def _syncable(obj) -> bool:
     return getattr(type(obj), "__syncable__", False)
 
@@ -131,8 +136,16 @@ def _stamp_server_seq(session: Session, flush_context, instances) -> None:
         obj.server_seq = first + i
         if obj in session.new:
             obj.version = obj.version or 1
-        else:
-            obj.version = (obj.version or 0) + 1
+            continue
+        obj.version = (obj.version or 0) + 1
+        state = sa_inspect(obj)
+        versions = dict(obj.field_versions or {})
+        for attr in state.mapper.column_attrs:
+            if attr.key in _BOOKKEEPING:
+                continue
+            if state.attrs[attr.key].history.has_changes():
+                versions[attr.key] = obj.version
+        obj.field_versions = versions
 
 
 @event.listens_for(AuditEvent, "before_update")

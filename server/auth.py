@@ -12,29 +12,38 @@ from flask_login import current_user
 from server.extensions import db, login_manager
 from server.services.errors import Forbidden, Unauthorized
 
-_hasher = PasswordHasher()
+_default_hasher = PasswordHasher()
+
+
+def _hasher() -> PasswordHasher:
+    """The app's hasher (TestConfig uses cheap parameters so fixtures stay fast)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app.extensions.get("firesweep_hasher", _default_hasher)
+    return _default_hasher
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 # A constant hash to verify against when the user does not exist, so response time
 # does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
-
-
 def dummy_verify(password: str) -> None:
-    verify_password(_DUMMY_HASH, password)
+    from flask import current_app
+
+    dummy = current_app.extensions.setdefault("firesweep_dummy_hash", hash_password(secrets.token_hex(8)))
+    verify_password(dummy, password)
 
 
 def csrf_token() -> str:
@@ -44,6 +53,9 @@ def csrf_token() -> str:
 
 
 def init_app(app: Flask) -> None:
+    params = app.config.get("ARGON2_PARAMS")
+    if params:
+        app.extensions["firesweep_hasher"] = PasswordHasher(**params)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
 

@@ -70,6 +70,8 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     RATELIMIT_LOGIN = "1000 per minute"
+    # Real argon2id, minimal cost: fixtures create many users.
+    ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}

@@ -10,8 +10,11 @@ from server.extensions import api
 # Modules in server/api/ that define `blp` (a flask-smorest Blueprint). Order = docs order.
 API_MODULES = [
     "auth",
+    "blobs",
+    "sync",
     "areas",
     "users",
+    "venues",
     # "venues" and "reference" are added by the venue-register work
 ]
 

@@ -146,6 +146,12 @@ def _stamp_server_seq(session: Session, flush_context, instances) -> None:
             if state.attrs[attr.key].history.has_changes():
                 versions[attr.key] = obj.version
         obj.field_versions = versions
+        if getattr(type(obj), "__tablename__", None) == "venues":
+            old_area = state.attrs["area_id"].history.deleted
+            if old_area and old_area[0] is not None and old_area[0] != obj.area_id:
+                # Phones of the old area must drop the venue: pull reports it as left_scope.
+                session.add(ScopeExit(server_seq=obj.server_seq, entity="venue", entity_id=obj.id,
+                                      old_area_id=old_area[0]))
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -1,0 +1,134 @@
+"""Offline sync: push a device's queued mutations, pull what changed (see docs/sync-protocol.md)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from server.api.common import OutSchema, StrictSchema, require_user
+from server.models import SYNC_ENTITIES
+from server.services import sync
+
+URL_PREFIX = "/sync"
+blp = Blueprint("sync", __name__, description="Offline-first sync: push mutations, pull changes.")
+
+DEVICE_ID = validate.Regexp(r"^[A-Za-z0-9_.:\-]{8,64}$")
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$")
+
+
+class MutationSchema(StrictSchema):
+    mutation_id = fields.UUID(required=True)
+    device_seq = fields.Integer(required=True, validate=validate.Range(min=1))
+    entity = fields.String(required=True, validate=validate.OneOf(sorted(SYNC_ENTITIES)))
+    entity_id = fields.UUID(required=True)
+    op = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,32}$"))
+    base_version = fields.Integer(allow_none=True, load_default=None)
+    # `fields` would shadow the marshmallow module inside the class body.
+    fields_ = fields.Dict(keys=fields.String(), load_default=dict, data_key="fields", attribute="fields")
+    blob_hashes = fields.List(fields.String(validate=SHA256), load_default=list)
+    client_observed_at = fields.DateTime(allow_none=True, load_default=None)
+
+
+class PushSchema(StrictSchema):
+    device_id = fields.String(required=True, validate=DEVICE_ID)
+    schema_version = fields.Integer(required=True)
+    mutations = fields.List(fields.Nested(MutationSchema), required=True)
+
+
+class ResultSchema(OutSchema):
+    mutation_id = fields.String()
+    status = fields.String(metadata={"enum": ["applied", "duplicate", "conflict", "rejected", "retry"]})
+    reason = fields.String()
+    message = fields.String()
+    entity = fields.String()
+    entity_id = fields.String()
+    version = fields.Integer()
+    server = fields.Dict()
+    conflicts = fields.List(fields.Dict())
+    applied_fields = fields.List(fields.String())
+    merged = fields.Boolean()
+    missing_blobs = fields.List(fields.String())
+    errors = fields.Dict()
+
+
+class DeviceSchema(OutSchema):
+    max_seq = fields.Integer()
+    missing_seqs = fields.List(fields.Integer())
+
+
+class PushResultSchema(OutSchema):
+    results = fields.List(fields.Nested(ResultSchema))
+    device = fields.Nested(DeviceSchema)
+
+
+class PullArgs(StrictSchema):
+    cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=2000))
+
+
+class ChangeSchema(OutSchema):
+    entity = fields.String()
+    id = fields.String()
+    version = fields.Integer()
+    server_seq = fields.Integer()
+    deleted = fields.Boolean()
+    data = fields.Dict()
+
+
+class RefSchema(OutSchema):
+    entity = fields.String()
+    id = fields.String()
+
+
+class PullResultSchema(OutSchema):
+    cursor = fields.Integer()
+    has_more = fields.Boolean()
+    changes = fields.List(fields.Nested(ChangeSchema))
+    left_scope = fields.List(fields.Nested(RefSchema))
+
+
+class DeviceStatusSchema(OutSchema):
+    device_id = fields.String()
+    max_seq = fields.Integer()
+    missing_seqs = fields.List(fields.Integer())
+    last_seen_at = fields.DateTime(allow_none=True)
+
+
+def _plain(mutation: dict) -> dict:
+    """UUIDs and datetimes back to the JSON the phone sent, so payload hashes are stable."""
+    out = dict(mutation)
+    out["mutation_id"] = str(out["mutation_id"])
+    out["entity_id"] = str(out["entity_id"])
+    if out.get("client_observed_at") is not None:
+        out["client_observed_at"] = out["client_observed_at"].isoformat()
+    return out
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @blp.arguments(PushSchema)
+    @blp.response(200, PushResultSchema)
+    def post(self, args):
+        """Apply a batch of mutations. Always 200 with one result per mutation:
+        `applied | duplicate | conflict | rejected | retry`. Non-2xx only when the batch as a whole
+        cannot be judged (401 not logged in, 413 too many mutations, 426 old schema, 5xx)."""
+        return sync.push(require_user(), device_id=args["device_id"], schema_version=args["schema_version"],
+                         mutations=[_plain(m) for m in args["mutations"]])
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @blp.arguments(PullArgs, location="query")
+    @blp.response(200, PullResultSchema)
+    def get(self, args):
+        """Rows of your scope with `server_seq > cursor`, in commit order, tombstones included;
+        `left_scope` names rows the phone must drop. Repeat with the returned cursor while `has_more`."""
+        return sync.pull(require_user(), cursor=args["cursor"], limit=args["limit"])
+
+
+@blp.route("/devices/<device_id>")
+class DeviceStatus(MethodView):
+    @blp.response(200, DeviceStatusSchema)
+    def get(self, device_id):
+        """What the server knows of a device: highest sequence number and the ones that never arrived."""
+        return sync.device_status(require_user(), device_id)

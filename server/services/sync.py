@@ -1,0 +1,429 @@
+"""Offline sync, server side (DESIGN §6): push replays mutations through the domain services;
+pull returns rows in commit order.
+
+Push: one transaction per batch, a savepoint per mutation. Every final answer (applied,
+duplicate, conflict, rejected) is stored in `processed_mutations` in the same transaction as
+the change, so replaying a mutation returns the stored answer; the same mutation id with a
+different payload is `rejected` (`id_reuse`). `retry` (a blob or the created row is not there
+yet, or a passing server fault) is never stored.
+
+Concurrency: the batch first takes the change-counter row lock (the same lock every write
+transaction takes for `server_seq`), so two pushes of the same batch run one after the other
+and the second finds the first's stored answers. On SQLite, BEGIN IMMEDIATE does the same.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from server.extensions import db
+from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
+                           Hazard, HazardEvidence, Inspection, ItemResult, ProcessedMutation, ScopeExit,
+                           ServiceRecord, Venue, campaign_areas)
+from server.models.base import utcnow
+from server.services import audit
+from server.services.access import OWNER, authorize, owner_venue_ids, scope_area_ids, venue_scope_clause
+from server.services.errors import DomainError, Forbidden, NotFound, RuleViolation
+from server.services.registry import load_handlers
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_BATCH = 500
+FINAL = ("applied", "duplicate", "conflict", "rejected")
+ISSUED_STATES = ("issued", "served", "superseded", "voided")
+
+# Output schema per entity ("module:Class"); the pull nests the resources' own schemas.
+ENTITY_SCHEMAS = {
+    "venue": "server.api.venues:VenueSchema",
+    "task": "server.api.tasks:TaskSchema",
+    "campaign": "server.api.campaigns:CampaignSchema",
+    "campaign_door": "server.api.campaigns:CampaignDoorSchema",
+    "inspection": "server.api.inspections:InspectionSchema",
+    "item_result": "server.api.inspections:ItemResultSchema",
+    "hazard": "server.api.hazards:HazardSchema",
+    "document": "server.api.documents:DocumentSchema",
+    "service_record": "server.api.documents:ServiceRecordSchema",
+}
+_schema_cache: dict[str, object] = {}
+
+
+class UpgradeRequired(DomainError):
+    status = 426
+    default_reason = "sync_upgrade_required"
+
+
+class BatchTooLarge(DomainError):
+    status = 413
+    default_reason = "sync_batch_too_large"
+
+
+# --- serialisation -----------------------------------------------------------------------
+
+def _schema(entity: str):
+    if entity not in _schema_cache:
+        schema = None
+        path = ENTITY_SCHEMAS.get(entity)
+        if path:
+            module_name, cls_name = path.split(":")
+            try:
+                schema = getattr(importlib.import_module(module_name), cls_name)()
+            except (ImportError, AttributeError):
+                schema = None
+        _schema_cache[entity] = schema
+    return _schema_cache[entity]
+
+
+def dump(entity: str, row) -> dict:
+    """A row as the phone stores it: the resource's schema, else its columns."""
+    schema = _schema(entity)
+    if schema is not None:
+        return json.loads(json.dumps(schema.dump(row), default=str))
+    data = audit.snapshot(row)
+    data.pop("field_versions", None)
+    return data
+
+
+def payload_sha256(m: dict) -> str:
+    body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _same(server_value, incoming) -> bool:
+    """Compare a stored value with what the phone sent (JSON), types aside."""
+    if server_value is None or incoming is None:
+        return server_value is None and incoming is None
+    try:
+        if isinstance(server_value, datetime):
+            other = datetime.fromisoformat(str(incoming))
+            if other.tzinfo is None:
+                return server_value.replace(tzinfo=None) == other
+            return server_value == other
+        if isinstance(server_value, date):
+            return server_value.isoformat() == str(incoming)[:10]
+        if isinstance(server_value, (Decimal, float, int)) and not isinstance(server_value, bool):
+            return float(server_value) == float(incoming)
+    except (TypeError, ValueError):
+        return False
+    return server_value == incoming
+
+
+# --- push --------------------------------------------------------------------------------
+
+def push(actor, *, device_id: str, schema_version: int, mutations: list[dict]) -> dict:
+    """Judge and apply a batch of mutations from one device; returns per-mutation results."""
+    authorize(actor, "sync.use")
+    if schema_version != SCHEMA_VERSION:
+        raise UpgradeRequired(version=SCHEMA_VERSION)
+    if len(mutations) > MAX_BATCH:
+        raise BatchTooLarge(max=MAX_BATCH)
+    handlers = load_handlers()
+    for attempt in range(3):
+        try:
+            return _push_once(actor, device_id, mutations, handlers)
+        except IntegrityError:
+            # A concurrent push committed the same rows between our check and our write
+            # (possible only without the counter lock, e.g. a first-ever counter row).
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lock_counter() -> None:
+    row = db.session.execute(text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")).first()
+    if row is None:
+        db.session.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
+
+
+def _push_once(actor, device_id, mutations, handlers) -> dict:
+    _lock_counter()
+    device = db.session.get(Device, device_id)
+    if device is None:
+        device = Device(id=device_id, user_id=actor.id, max_seq=0, missing_seqs=[])
+        db.session.add(device)
+    device.user_id = actor.id
+    device.last_seen_at = utcnow()
+    results = []
+    token_dev = audit.current_device.set(device_id)
+    try:
+        for m in mutations:
+            _note_seq(device, m.get("device_seq"))
+            results.append(_judge(actor, device_id, m, handlers))
+    finally:
+        audit.current_device.reset(token_dev)
+    db.session.commit()
+    return {"results": results,
+            "device": {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}}
+
+
+def _note_seq(device: Device, seq) -> None:
+    """Track which device sequence numbers arrived; holes below the maximum are data lost on the phone."""
+    if not isinstance(seq, int) or seq < 1:
+        return
+    missing = list(device.missing_seqs or [])
+    if seq > device.max_seq:
+        missing.extend(range(device.max_seq + 1, seq))
+        device.max_seq = seq
+    elif seq in missing:
+        missing.remove(seq)
+    # Keep the list bounded: a phone that lost thousands is reported by count anyway.
+    device.missing_seqs = missing[-1000:]
+
+
+def _judge(actor, device_id, m, handlers) -> dict:
+    mid = m["mutation_id"]
+    digest = payload_sha256(m)
+    stored = db.session.get(ProcessedMutation, mid)
+    if stored is not None:
+        if stored.payload_sha256 != digest:
+            return _result(m, "rejected", "id_reuse")
+        return stored.result
+    missing = [h for h in (m.get("blob_hashes") or []) if db.session.get(Blob, h) is None]
+    if missing:
+        return _result(m, "retry", "blob_missing", missing_blobs=missing)
+    token = audit.current_mutation.set(mid)
+    savepoint = db.session.begin_nested()
+    try:
+        result = _apply(actor, m, handlers)
+        if result["status"] == "retry":
+            savepoint.rollback()
+            return result
+        savepoint.commit()
+    except DomainError as err:
+        savepoint.rollback()
+        result = _result(m, "rejected", err.reason, message=err.message(), errors=err.fields or None)
+    except (IntegrityError, ValueError, TypeError, KeyError) as err:
+        # Data the database or a service cannot take: final, or the phone would resend it forever.
+        savepoint.rollback()
+        log.info("sync mutation %s rejected: %r", mid, err)
+        result = _result(m, "rejected", "invalid_data", message=_msg("errors.sync_invalid_data"))
+    except Exception:  # noqa: BLE001 - one poisoned mutation must not fail the batch
+        savepoint.rollback()
+        log.exception("sync mutation %s failed", mid)
+        return _result(m, "retry", "server_error", message=_msg("errors.internal_error"))
+    finally:
+        audit.current_mutation.reset(token)
+    db.session.add(ProcessedMutation(mutation_id=mid, device_id=device_id, user_id=actor.id,
+                                     device_seq=m.get("device_seq"), payload_sha256=digest,
+                                     status=result["status"], result=result))
+    return result
+
+
+def _msg(key: str, **params) -> str:
+    from server.i18n import translate
+
+    return translate(key, **params)
+
+
+def _result(m, status, reason=None, **extra) -> dict:
+    res = {"mutation_id": m["mutation_id"], "status": status, "entity": m.get("entity"),
+           "entity_id": m.get("entity_id")}
+    if reason:
+        res["reason"] = reason
+        res.setdefault("message", _msg(f"errors.{reason}"))
+    for k, v in extra.items():
+        if v is not None:
+            res[k] = v
+    return res
+
+
+def _apply(actor, m, handlers) -> dict:
+    entity, op, entity_id = m["entity"], m["op"], m["entity_id"]
+    fields = m.get("fields") or {}
+    model = SYNC_ENTITIES.get(entity)
+    handler = handlers.get((entity, op))
+    if model is None or handler is None:
+        return _result(m, "rejected", "sync_unknown_operation")
+    if op == "create":
+        existing = db.session.get(model, entity_id)
+        if existing is not None:
+            if all(_same(getattr(existing, k, None), v) for k, v in fields.items() if hasattr(existing, k)):
+                return _result(m, "duplicate", version=existing.version, server=dump(entity, existing))
+            return _result(m, "rejected", "entity_exists")
+        row = handler(actor, entity_id, dict(fields))
+        db.session.flush()
+        return _result(m, "applied", version=row.version, server=dump(entity, row))
+    if op in ("update", "delete"):
+        row = db.session.get(model, entity_id)
+        if row is None:
+            # An update that overtook its create (or a row this server never had): try again later.
+            return _result(m, "retry", "entity_missing")
+        if row.deleted_at is not None:
+            return _result(m, "conflict", "edited_after_delete", version=row.version, server=dump(entity, row))
+        _check_row_scope(actor, row)
+        if op == "delete":
+            row = handler(actor, row)
+            db.session.flush()
+            return _result(m, "applied", version=row.version)
+        return _update(actor, m, entity, row, fields, handler)
+    row = handler(actor, entity_id, dict(fields))
+    db.session.flush()
+    return _result(m, "applied", version=row.version, server=dump(entity, row))
+
+
+def _venue_of(row):
+    """The venue a row belongs to, through its parent where it has no venue_id of its own."""
+    if isinstance(row, Venue):
+        return row
+    venue_id = getattr(row, "venue_id", None)
+    if venue_id is None:
+        parent = None
+        if isinstance(row, ItemResult):
+            parent = db.session.get(Inspection, row.inspection_id)
+        elif isinstance(row, ServiceRecord):
+            parent = db.session.get(Document, row.document_id)
+        elif isinstance(row, HazardEvidence):
+            parent = db.session.get(Hazard, row.hazard_id)
+        venue_id = getattr(parent, "venue_id", None)
+    return db.session.get(Venue, venue_id) if venue_id else None
+
+
+def _check_row_scope(actor, row) -> None:
+    """Defence in depth: whatever the domain service checks, a phone never touches a row outside its scope."""
+    from server.services.access import area_in_scope, venue_in_scope
+
+    if isinstance(row, CampaignDoor):
+        if actor.role == OWNER or not area_in_scope(actor, row.area_id):
+            raise Forbidden("out_of_scope")
+        return
+    venue = _venue_of(row)
+    if venue is not None and not venue_in_scope(actor, venue):
+        raise Forbidden("out_of_scope")
+
+
+def _update(actor, m, entity, row, fields, handler) -> dict:
+    base = m.get("base_version")
+    seen_version = row.version
+    field_versions = row.field_versions or {}
+    clean, clashing = {}, []
+    for name, value in fields.items():
+        changed_since = base is not None and field_versions.get(name, 1) > base
+        if changed_since and not _same(getattr(row, name, None), value):
+            clashing.append(name)
+        else:
+            clean[name] = value
+    if clean:
+        row = handler(actor, row, clean)
+        db.session.flush()
+    if clashing:
+        conflicts = []
+        for name in clashing:
+            server_value = audit.jsonable(getattr(row, name))
+            db.session.add(FieldHistory(entity=entity, entity_id=row.id, field=name, server_value=server_value,
+                                        other_value=fields[name], mutation_id=m["mutation_id"],
+                                        user_id=actor.id, device_id=audit.current_device.get()))
+            conflicts.append({"field": name, "server_value": server_value, "your_value": fields[name]})
+        db.session.flush()
+        return _result(m, "conflict", "same_field_conflict", version=row.version, server=dump(entity, row),
+                       conflicts=conflicts, applied_fields=sorted(clean))
+    merged = base is not None and base < seen_version
+    return _result(m, "applied", version=row.version, server=dump(entity, row), merged=merged or None)
+
+
+# --- pull --------------------------------------------------------------------------------
+
+def _scoped(actor, entity: str, stmt):
+    """Limit a pull query for one entity to the actor's scope; None = nothing for this role."""
+    owner = actor.role == OWNER
+    if entity == "venue":
+        clause = venue_scope_clause(actor, Venue)
+        return stmt if clause is None else stmt.where(clause)
+    if entity in ("task", "campaign", "campaign_door", "item_result", "service_record") and owner:
+        return None
+    if entity == "campaign":
+        ids = scope_area_ids(actor)
+        if ids is None:
+            return stmt
+        return stmt.where(Campaign.id.in_(select(campaign_areas.c.campaign_id)
+                                          .where(campaign_areas.c.area_id.in_(ids or {-1}))))
+    if entity == "campaign_door":
+        ids = scope_area_ids(actor)
+        return stmt if ids is None else stmt.where(CampaignDoor.area_id.in_(ids or {-1}))
+    if entity == "item_result":
+        return _via_venue(actor, stmt.join(Inspection, Inspection.id == ItemResult.inspection_id), Inspection)
+    if entity == "service_record":
+        return _via_venue(actor, stmt.join(Document, Document.id == ServiceRecord.document_id), Document)
+    if entity == "hazard_evidence":
+        return _via_venue(actor, stmt.join(Hazard, Hazard.id == HazardEvidence.hazard_id), Hazard)
+    model = SYNC_ENTITIES[entity]
+    if entity == "document" and owner:
+        stmt = stmt.where(Document.state.in_(ISSUED_STATES))
+    if entity in ("case", "sanction") and owner:
+        return None
+    return _via_venue(actor, stmt, model)
+
+
+def _via_venue(actor, stmt, model):
+    if actor.role == "admin":
+        return stmt
+    if actor.role == OWNER:
+        ids = owner_venue_ids(actor)
+        return stmt.where(model.venue_id.in_(ids or {"-"}))
+    ids = scope_area_ids(actor)
+    return stmt.where(model.venue_id.in_(select(Venue.id).where(Venue.area_id.in_(ids or {-1}))))
+
+
+def pull(actor, *, cursor: int, limit: int) -> dict:
+    """Rows in the actor's scope changed after `cursor`, in commit order, tombstones included."""
+    authorize(actor, "sync.use")
+    if cursor < 0:
+        raise RuleViolation("sync_bad_cursor")
+    batch = []
+    for entity, model in SYNC_ENTITIES.items():
+        stmt = _scoped(actor, entity, select(model).where(model.server_seq > cursor))
+        if stmt is None:
+            continue
+        rows = db.session.scalars(stmt.order_by(model.server_seq).limit(limit + 1)).all()
+        batch.extend((row.server_seq, entity, row) for row in rows)
+    batch.sort(key=lambda t: t[0])
+    has_more = len(batch) > limit
+    batch = batch[:limit]
+    new_cursor = batch[-1][0] if batch else cursor
+    if not has_more:
+        # Nothing in scope beyond what we return: move the cursor to the newest committed seq so
+        # the next pull does not rescan rows outside this user's scope.
+        top = db.session.execute(text("SELECT value FROM change_counter WHERE id = 1")).scalar()
+        new_cursor = max(new_cursor, int(top or 0))
+    changes = [{"entity": entity, "id": row.id, "version": row.version, "server_seq": seq,
+                "deleted": row.deleted_at is not None, "data": dump(entity, row)}
+               for seq, entity, row in batch]
+    left = _left_scope(actor, cursor, new_cursor)
+    db.session.rollback()
+    return {"cursor": new_cursor, "has_more": has_more, "changes": changes, "left_scope": left}
+
+
+def _left_scope(actor, low: int, high: int) -> list[dict]:
+    if actor.role == "admin":
+        return []
+    exits = db.session.scalars(select(ScopeExit).where(ScopeExit.server_seq > low,
+                                                       ScopeExit.server_seq <= high)).all()
+    out = []
+    for ex in exits:
+        venue = db.session.get(Venue, ex.entity_id) if ex.entity == "venue" else None
+        if venue is not None:
+            from server.services.access import venue_in_scope
+
+            if venue_in_scope(actor, venue):
+                continue
+        out.append({"entity": ex.entity, "id": ex.entity_id})
+    return out
+
+
+def device_status(actor, device_id: str) -> dict:
+    authorize(actor, "sync.use")
+    device = db.session.get(Device, device_id)
+    if device is None:
+        raise NotFound("sync_unknown_device")
+    if device.user_id not in (None, actor.id) and actor.role not in ("admin", "supervisor"):
+        raise Forbidden("out_of_scope")
+    return {"device_id": device.id, "max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or []),
+            "last_seen_at": device.last_seen_at}

@@ -1,0 +1,328 @@
+"""The venue register (检查对象): create, read, update, archive, search.
+
+Every function takes the acting user, checks `access.authorize`, writes through the session and
+appends an audit event in the same transaction. Import/export live in venue_io.py and reuse the
+validators here.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import case, func, or_, select
+
+from server.extensions import db
+from server.models import RISK_LEVELS, VENUE_TYPES, Area, Venue
+from server.models.base import utcnow
+from server.services import access, audit
+from server.services.errors import Conflict, Forbidden, NotFound, RuleViolation
+
+# Fields a person may set on a venue (create and update alike).
+EDITABLE = ("code", "name", "type", "key_unit", "address", "area_id", "lat", "lng",
+            "responsible_person", "contact_phone", "floors", "floor_area", "occupancy",
+            "risk_level", "listed_for_remediation", "notes")
+MAX_LENGTH = {"code": 40, "name": 200, "address": 300, "responsible_person": 64, "contact_phone": 32}
+
+# Mainland mobile (13x–19x) or a landline with area code and optional extension (0574-86781234-802).
+PHONE_RE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)$")
+
+SORTS = ("name", "-name", "created_at", "-created_at", "risk_level", "-risk_level")
+DEFAULT_SORT = "name"
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """Strip spaces and a +86 prefix; '' becomes None."""
+    if phone is None:
+        return None
+    phone = re.sub(r"\s+", "", str(phone))
+    if phone.startswith("+86"):
+        phone = phone[3:].lstrip("-")
+    return phone or None
+
+
+def valid_phone(phone: str) -> bool:
+    return bool(PHONE_RE.match(phone))
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****0001: lists never show a whole personal number (DESIGN §9)."""
+    if not phone or len(phone) < 7:
+        return phone
+    return phone[:3] + "****" + phone[-4:]
+
+
+# --- validation ------------------------------------------------------------------------
+
+def _grid(area_id) -> Area:
+    area = db.session.get(Area, area_id) if area_id is not None else None
+    if area is None:
+        raise NotFound("area_not_found", id=area_id)
+    if area.level != "grid":
+        raise RuleViolation("venue_area_not_grid", fields={"area_id": ["not a grid"]}, name=area.name)
+    return area
+
+
+def _clean(values: dict) -> dict:
+    """Normalise and check one set of venue fields (partial: only the keys present)."""
+    out = {}
+    for key, value in values.items():
+        if key not in EDITABLE:
+            raise RuleViolation("venue_field_invalid", fields={key: ["unknown field"]}, field=key)
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "" and key not in ("name", "address"):
+                value = None
+        out[key] = value
+    if "name" in out and not out["name"]:
+        raise RuleViolation("venue_name_required", fields={"name": ["required"]})
+    if "address" in out and not out["address"]:
+        raise RuleViolation("venue_address_required", fields={"address": ["required"]})
+    if "type" in out and out["type"] not in VENUE_TYPES:
+        raise RuleViolation("venue_bad_type", fields={"type": ["invalid"]}, type=out["type"])
+    if "risk_level" in out:
+        out["risk_level"] = out["risk_level"] or "low"
+        if out["risk_level"] not in RISK_LEVELS:
+            raise RuleViolation("venue_bad_risk_level", fields={"risk_level": ["invalid"]},
+                                risk_level=out["risk_level"])
+    if "contact_phone" in out:
+        out["contact_phone"] = normalise_phone(out["contact_phone"])
+        if out["contact_phone"] and not valid_phone(out["contact_phone"]):
+            raise RuleViolation("venue_bad_phone", fields={"contact_phone": ["invalid"]},
+                                phone=out["contact_phone"])
+    for key, limit in MAX_LENGTH.items():
+        if out.get(key) and len(out[key]) > limit:
+            raise RuleViolation("venue_field_invalid", fields={key: ["too long"]}, field=key)
+    for key in ("key_unit", "listed_for_remediation"):
+        if key in out:
+            out[key] = bool(out[key])
+    for key in ("floors", "occupancy", "floor_area"):
+        if out.get(key) is not None and out[key] < 0:
+            raise RuleViolation("venue_field_invalid", fields={key: ["negative"]}, field=key)
+    if out.get("lat") is not None and not -90 <= out["lat"] <= 90:
+        raise RuleViolation("venue_field_invalid", fields={"lat": ["out of range"]}, field="lat")
+    if out.get("lng") is not None and not -180 <= out["lng"] <= 180:
+        raise RuleViolation("venue_field_invalid", fields={"lng": ["out of range"]}, field="lng")
+    return out
+
+
+def _check_code_free(code: str | None, venue_id: str | None = None) -> None:
+    if not code:
+        return
+    stmt = select(Venue.id).where(Venue.code == code)
+    if venue_id:
+        stmt = stmt.where(Venue.id != venue_id)
+    if db.session.scalar(stmt) is not None:
+        raise Conflict("venue_code_taken", fields={"code": ["taken"]}, code=code)
+
+
+# --- reads -----------------------------------------------------------------------------
+
+def _load(venue_id: str) -> Venue:
+    venue = db.session.get(Venue, venue_id) if venue_id else None
+    if venue is None or venue.deleted_at is not None:
+        raise NotFound("venue_not_found", id=venue_id)
+    return venue
+
+
+def get_venue(actor, venue_id: str) -> Venue:
+    """One venue the actor may see (archived ones included)."""
+    venue = _load(venue_id)
+    access.authorize(actor, "venue.read", venue=venue)
+    return venue
+
+
+def _check_area_filter(actor, area: Area) -> None:
+    """Field staff may filter by an area inside their scope or above it (their street's district)."""
+    if actor.role in (access.ADMIN, access.OWNER):
+        return
+    if access.area_in_scope(actor, area.id):
+        return
+    if any(mine.path.startswith(area.path) for mine in actor.areas):
+        return
+    raise Forbidden("out_of_scope")
+
+
+def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_level=None,
+                listed_for_remediation=None, include_archived=False):
+    """The WHERE clauses for a register search, scope included (shared by list and export)."""
+    if include_archived and actor.role not in access.DESK:
+        raise Forbidden("role_forbidden")
+    conds = [Venue.deleted_at.is_(None)]
+    scope = access.venue_scope_clause(actor, Venue)
+    if scope is not None:
+        conds.append(scope)
+    if not include_archived:
+        conds.append(Venue.archived_at.is_(None))
+    if q:
+        q = q.strip()
+    if q:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q) + "%"
+        # SQLite's LIKE is already case-insensitive for ASCII; ILIKE there would add lower().
+        if db.session.get_bind().dialect.name == "postgresql":
+            name_m, addr_m = Venue.name.ilike(pattern, escape="\\"), Venue.address.ilike(pattern, escape="\\")
+        else:
+            name_m, addr_m = Venue.name.like(pattern, escape="\\"), Venue.address.like(pattern, escape="\\")
+        conds.append(or_(name_m, addr_m, Venue.code == q))
+    if type:
+        conds.append(Venue.type == type)
+    if area_id is not None:
+        area = db.session.get(Area, area_id)
+        if area is None:
+            raise NotFound("area_not_found", id=area_id)
+        _check_area_filter(actor, area)
+        if area.level == "grid":
+            conds.append(Venue.area_id == area.id)
+        else:
+            conds.append(Venue.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
+    if key_unit is not None:
+        conds.append(Venue.key_unit == bool(key_unit))
+    if risk_level:
+        conds.append(Venue.risk_level == risk_level)
+    if listed_for_remediation is not None:
+        conds.append(Venue.listed_for_remediation == bool(listed_for_remediation))
+    return conds
+
+
+def order_by(sort: str):
+    if sort not in SORTS:
+        raise RuleViolation("venue_field_invalid", fields={"sort": ["invalid"]}, field="sort")
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "risk_level":
+        col = case({"low": 1, "medium": 2, "high": 3}, value=Venue.risk_level)
+    else:
+        col = getattr(Venue, key)
+    # Ties (same name, same import second) are broken on id so paging never repeats or skips.
+    return [col.desc() if desc else col.asc(), Venue.id.asc()]
+
+
+def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):
+    """A page of the register in the actor's scope, and the total count."""
+    access.authorize(actor, "venue.read")
+    conds = venue_query(actor, **filters)
+    total = db.session.scalar(select(func.count()).select_from(Venue).where(*conds))
+    rows = db.session.scalars(
+        select(Venue).where(*conds).order_by(*order_by(sort)).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return rows, total
+
+
+# --- writes ----------------------------------------------------------------------------
+
+def _check_grid_in_scope(actor, area_id) -> Area:
+    area = _grid(area_id)
+    if actor is not None and not access.area_in_scope(actor, area.id):
+        raise Forbidden("out_of_scope")
+    return area
+
+
+def create_venue(actor, *, id: str | None = None, commit: bool = True, **values) -> Venue:
+    """Register a venue in a grid inside the actor's scope. `id` may be made by the phone;
+    `actor=None` is the console (CLI, demo loader)."""
+    if actor is not None:
+        access.authorize(actor, "venue.create")
+    values = _clean(values)
+    for required in ("name", "type", "address", "area_id"):
+        if values.get(required) in (None, ""):
+            reason = {"name": "venue_name_required", "address": "venue_address_required"}.get(required)
+            if reason:
+                raise RuleViolation(reason, fields={required: ["required"]})
+            raise RuleViolation("venue_field_invalid", fields={required: ["required"]}, field=required)
+    _check_grid_in_scope(actor, values["area_id"])
+    _check_code_free(values.get("code"))
+    if id is not None:
+        try:
+            id = str(uuid.UUID(str(id)))
+        except ValueError:
+            raise RuleViolation("venue_field_invalid", fields={"id": ["not a UUID"]}, field="id") from None
+        if db.session.get(Venue, id) is not None:
+            raise Conflict("venue_id_taken", id=id)
+    venue = Venue(id=id or str(uuid.uuid4()), **values)
+    db.session.add(venue)
+    db.session.flush()
+    audit.record(actor, "venue.create", "venue", venue.id, after=audit.snapshot(venue))
+    if commit:
+        db.session.commit()
+    return venue
+
+
+def apply_changes(actor, venue: Venue, values: dict, *, defer_audit: bool = False):
+    """Validate and apply field changes to a venue the actor may update.
+
+    Returns the before-snapshot when something changed, else None. With `defer_audit` the
+    caller (the bulk import) flushes once and records the audit events itself.
+    """
+    values = _clean(values)
+    if "area_id" in values and values["area_id"] != venue.area_id:
+        _check_grid_in_scope(actor, values["area_id"])
+    if "code" in values and values["code"] != venue.code:
+        _check_code_free(values["code"], venue.id)
+    changed = {k: v for k, v in values.items() if getattr(venue, k) != v}
+    if not changed:
+        return None
+    before = audit.snapshot(venue)
+    # A grid change is recorded as a ScopeExit by the flush hook in models/sync.py.
+    for key, value in changed.items():
+        setattr(venue, key, value)
+    if not defer_audit:
+        db.session.flush()
+        audit.record(actor, "venue.update", "venue", venue.id, before=before, after=audit.snapshot(venue))
+    return before
+
+
+def update_venue(actor, venue_id: str, *, version: int | None = None, commit: bool = True, **values) -> Venue:
+    """Change a venue's fields; `version` (if sent) must match or the edit is refused (409)."""
+    venue = _load(venue_id)
+    access.authorize(actor, "venue.update", venue=venue)
+    if version is not None and version != venue.version:
+        raise Conflict("venue_version_conflict", version=venue.version)
+    if venue.archived_at is not None:
+        raise RuleViolation("venue_archived")
+    apply_changes(actor, venue, values)
+    if commit:
+        db.session.commit()
+    return venue
+
+
+def archive_venue(actor, venue_id: str, *, commit: bool = True) -> Venue:
+    """Take a venue out of the register (closed, demolished); its records stay. Idempotent."""
+    venue = _load(venue_id)
+    access.authorize(actor, "venue.archive", venue=venue)
+    if venue.archived_at is None:
+        before = audit.snapshot(venue)
+        venue.archived_at = utcnow()
+        db.session.flush()
+        audit.record(actor, "venue.archive", "venue", venue.id, before=before, after=audit.snapshot(venue))
+    if commit:
+        db.session.commit()
+    return venue
+
+
+def restore_venue(actor, venue_id: str, *, commit: bool = True) -> Venue:
+    """Bring an archived venue back into the register. Idempotent."""
+    venue = _load(venue_id)
+    access.authorize(actor, "venue.archive", venue=venue)
+    if venue.archived_at is not None:
+        before = audit.snapshot(venue)
+        venue.archived_at = None
+        db.session.flush()
+        audit.record(actor, "venue.restore", "venue", venue.id, before=before, after=audit.snapshot(venue))
+    if commit:
+        db.session.commit()
+    return venue
+
+
+def set_e_service_consent(actor, venue_id: str, consent: bool, *, commit: bool = True) -> Venue:
+    """The owner consents to (or withdraws consent to) electronic service of documents (行政处罚法 art. 61)."""
+    venue = _load(venue_id)
+    access.authorize(actor, "venue.consent", venue=venue)
+    before = audit.snapshot(venue)
+    if consent and venue.e_service_consent_at is None:
+        venue.e_service_consent_at = utcnow()
+    elif not consent:
+        venue.e_service_consent_at = None
+    db.session.flush()
+    audit.record(actor, "venue.e_service_consent", "venue", venue.id, before=before, after=audit.snapshot(venue))
+    if commit:
+        db.session.commit()
+    return venue

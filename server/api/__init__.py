@@ -15,7 +15,6 @@ API_MODULES = [
     "areas",
     "users",
     "venues",
-    "venues",
     # "venues" and "reference" are added by the venue-register work
 ]
 

@@ -1,0 +1,154 @@
+// Boot: language, service worker, session, router, the unsynced badge.
+import { api, ApiError } from './api.js';
+import { loadLocale, t } from './i18n.js';
+import * as store from './store.js';
+import * as sync from './sync.js';
+import { isInAppBrowser } from './domain.js';
+import { h, toast } from './ui.js';
+
+const routes = [
+  [/^\/login$/, () => import('./views/login.js'), 'login', true],
+  [/^\/$/, () => import('./views/home.js'), 'home'],
+  [/^\/venues$/, () => import('./views/venues.js'), 'search'],
+  [/^\/venues\/([^/]+)$/, () => import('./views/venues.js'), 'venue'],
+  [/^\/inspections\/new$/, () => import('./views/inspection.js'), 'start'],
+  [/^\/inspections\/([^/]+)$/, () => import('./views/inspection.js'), 'inspection'],
+  [/^\/inspections\/([^/]+)\/notice$/, () => import('./views/notice.js'), 'notice'],
+  [/^\/campaigns\/([^/]+)$/, () => import('./views/campaign.js'), 'campaign'],
+  [/^\/sync$/, () => import('./views/sync-screen.js'), 'sync'],
+];
+
+export const session = { user: null, expired: false };
+
+export function navigate(path, replace = false) {
+  if (replace) history.replaceState({}, '', path); else history.pushState({}, '', path);
+  return render();
+}
+
+export async function render() {
+  const path = location.pathname;
+  for (const [re, load, name, open] of routes) {
+    const m = path.match(re);
+    if (!m) continue;
+    if (!open && !session.user) return navigate('/login', true);
+    const view = await load();
+    await view[name](...m.slice(1), new URLSearchParams(location.search));
+    document.body.dataset.view = name;
+    return;
+  }
+  return navigate('/', true);
+}
+
+export async function setUser(user) {
+  session.user = user;
+  session.expired = false;
+  await store.setMeta('user', user);
+  sync.setUser(user);
+  showSessionBanner();
+}
+
+function showSessionBanner() {
+  const el = document.getElementById('session-banner');
+  el.hidden = !(session.user && session.expired);
+  el.replaceChildren(t('session.expired'), ' ', h('a', { href: '/login', 'data-link': '' }, t('session.login_again')));
+}
+
+async function updateBadge() {
+  const n = await store.count('outbox');
+  const badge = document.getElementById('badge');
+  badge.textContent = n ? t('badge.unsynced', { n }) : t('badge.synced');
+  badge.classList.toggle('pending', n > 0);
+  badge.dataset.count = n;
+  const s = sync.status();
+  badge.classList.toggle('running', s.running);
+  if (s.needsLogin && session.user && !session.expired) { session.expired = true; showSessionBanner(); }
+}
+
+function wireLinks() {
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest('a[data-link]');
+    if (!a || e.metaKey || e.ctrlKey || a.target) return;
+    e.preventDefault();
+    navigate(a.getAttribute('href'));
+  });
+  window.addEventListener('popstate', render);
+}
+
+function registerWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  let reloading = false;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloading || !window.__fsConsented) return;
+    reloading = true;
+    location.reload();
+  });
+  navigator.serviceWorker.register('/service-worker.js').then((reg) => {
+    const offer = (worker) => {
+      const bar = document.getElementById('update-banner');
+      bar.replaceChildren(h('span', {}, t('update.available')), h('button', {
+        type: 'button', class: 'btn small', id: 'update-reload',
+        onclick: () => { window.__fsConsented = true; worker.postMessage({ type: 'skipWaiting' }); },
+      }, t('update.reload')));
+      bar.hidden = false;
+    };
+    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      w.addEventListener('statechange', () => {
+        if (w.state === 'installed' && navigator.serviceWorker.controller) offer(w);
+      });
+    });
+    window.__fsRegistration = reg;
+  }).catch((err) => console.warn('service worker', err));
+}
+
+function inAppPrompt() {
+  if (!isInAppBrowser(navigator.userAgent, 'serviceWorker' in navigator)) return;
+  const bar = document.getElementById('inapp-banner');
+  bar.replaceChildren(h('strong', {}, t('inapp.title')), h('p', {}, t('inapp.body')));
+  bar.hidden = false;
+}
+
+async function restoreSession() {
+  session.user = await store.getMeta('user');
+  if (!navigator.onLine) return;
+  try {
+    const me = await api.me();
+    if (me.user) await setUser(me.user);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      // Keep working offline with the cached user; sync waits for a fresh login.
+      session.expired = !!session.user;
+      sync.setUser(null);
+      showSessionBanner();
+    }
+  }
+}
+
+async function boot() {
+  await loadLocale(await store.getMeta('lang', 'zh-CN'));
+  document.title = t('app.name');
+  document.getElementById('nav-home').textContent = t('nav.home');
+  document.getElementById('nav-venues').textContent = t('nav.venues');
+  document.getElementById('nav-sync').textContent = t('nav.sync');
+  inAppPrompt();
+  registerWorker();
+  wireLinks();
+  await restoreSession();
+  if (session.user && !session.expired) sync.setUser(session.user);
+  sync.onChange(updateBadge);
+  window.addEventListener('firesweep:saved', () => { updateBadge(); sync.soon(); });
+  await updateBadge();
+  await render();
+  document.body.dataset.ready = '1';
+  if (session.user && !session.expired) {
+    sync.start();
+    if (navigator.onLine) sync.refreshReference().catch(() => {});
+  } else {
+    sync.start();
+  }
+}
+
+boot().catch((err) => { console.error(err); toast(String(err), 'error'); });
+
+export { toast };

@@ -1,0 +1,252 @@
+// The outbox: push queued mutations (photos first), then pull the user's scope.
+// Queue logic only — no DOM. Views listen with onChange().
+import { api, ApiError } from './api.js';
+import * as store from './store.js';
+import {
+  ENTITY_STORES, FINAL, LEASE_BLOCK, LEASE_LOW_WATER, NOTICE_KINDS, backoffDelay,
+  mergeServerRow, pendingFields, pushable, remainingNumbers, toWire,
+} from './domain.js';
+
+const BATCH = 50;
+const SOON_MS = 2000;
+const EVERY_MS = 60000;
+
+const state = { user: null, running: false, needsLogin: false, attempt: 0, lastError: null, lastSync: null };
+const listeners = new Set();
+let retryTimer = null;
+let soonTimer = null;
+let started = false;
+let localRunning = null; // fallback single-flight when Web Locks are missing
+
+export const status = () => ({ ...state });
+export function onChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+function emit() { for (const fn of listeners) { try { fn(status()); } catch (e) { console.error(e); } } }
+
+export function setUser(user) {
+  state.user = user;
+  state.needsLogin = !user;
+  emit();
+}
+
+/** Ask for a sync shortly after a local save. */
+export function soon() {
+  clearTimeout(soonTimer);
+  soonTimer = setTimeout(() => syncNow('save'), SOON_MS);
+  emit();
+}
+
+export function start() {
+  if (started) return;
+  started = true;
+  window.addEventListener('online', () => syncNow('online'));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') syncNow('visible');
+  });
+  setInterval(() => syncNow('timer'), EVERY_MS);
+  store.getMeta('last_sync').then((v) => { state.lastSync = v; emit(); });
+  syncNow('start');
+}
+
+/** One sync pass; only one tab at a time (Web Locks). Resolves when this pass ends. */
+export async function syncNow(reason = 'manual') {
+  if (!state.user || !navigator.onLine) { emit(); return false; }
+  if (navigator.locks) {
+    return navigator.locks.request('firesweep-sync', { ifAvailable: true }, async (lock) => {
+      if (!lock) return false; // another tab is syncing
+      return run(reason);
+    });
+  }
+  if (!localRunning) localRunning = run(reason).finally(() => { localRunning = null; });
+  return localRunning;
+}
+
+async function run(reason) {
+  state.running = true;
+  emit();
+  clearTimeout(retryTimer);
+  try {
+    const retries = await push();
+    await pull();
+    await topUpLeases();
+    state.lastSync = new Date().toISOString();
+    await store.setMeta('last_sync', state.lastSync);
+    state.lastError = null;
+    if (retries) scheduleRetry(); else state.attempt = 0;
+    return true;
+  } catch (err) {
+    state.lastError = err instanceof ApiError ? err.reason : String(err);
+    if (err instanceof ApiError && err.status === 401) {
+      // The queue is paused, never cleared: the same user logs in again and it flushes.
+      state.needsLogin = true;
+    } else {
+      scheduleRetry();
+    }
+    if (!(err instanceof ApiError)) console.error('sync', reason, err);
+    return false;
+  } finally {
+    state.running = false;
+    emit();
+  }
+}
+
+function scheduleRetry() {
+  state.attempt += 1;
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => syncNow('retry'), backoffDelay(state.attempt));
+}
+
+async function uploadBlobs(hashes) {
+  for (const hash of hashes) {
+    const row = await store.get('blobs', hash);
+    if (!row || row.uploaded) continue;
+    if (!(await api.blobExists(hash))) await api.putBlob(hash, row.blob, row.type);
+    await store.put('blobs', { ...row, uploaded: true });
+  }
+}
+
+/** Push this user's queue in device order. Returns how many came back `retry`. */
+async function push() {
+  const deviceId = await store.deviceId();
+  let retries = 0;
+  let batchSize = BATCH;
+  const queue = pushable(await store.all('outbox'), state.user.id);
+  for (let i = 0; i < queue.length;) {
+    const batch = queue.slice(i, i + batchSize);
+    await uploadBlobs([...new Set(batch.flatMap((m) => m.blob_hashes || []))]);
+    // Mark as attempted first: a later save must not fold new fields into a mutation the
+    // server may already hold (the same mutation_id with a different payload is `id_reuse`).
+    await store.tx(['outbox'], 'readwrite', async (t) => {
+      for (const m of batch) t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1 });
+    });
+    let answer;
+    try {
+      answer = await api.push({ device_id: deviceId, schema_version: 1, mutations: batch.map(toWire) });
+    } catch (err) {
+      if (err.status === 413 && batchSize > 1) { batchSize = Math.max(1, Math.floor(batchSize / 2)); continue; }
+      throw err;
+    }
+    retries += await applyResults(batch, answer.results || []);
+    i += batch.length;
+  }
+  return retries;
+}
+
+async function applyResults(batch, results) {
+  const byId = new Map(batch.map((m) => [m.mutation_id, m]));
+  let retries = 0;
+  const stores = ['outbox', 'attention', 'conflicts', ...new Set(Object.values(ENTITY_STORES))];
+  await store.tx(stores, 'readwrite', async (t) => {
+    for (const r of results) {
+      const m = byId.get(r.mutation_id);
+      if (!m) continue;
+      if (!FINAL.has(r.status)) { retries += 1; t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1, last_reason: r.reason || r.status }); continue; }
+      t.objectStore('outbox').delete(m.mutation_id);
+      const storeName = ENTITY_STORES[r.entity || m.entity];
+      const os = t.objectStore(storeName);
+      const local = await store.req(os.get(m.entity_id));
+      const stillPending = (await store.req(t.objectStore('outbox').index('entity_id').getAll(m.entity_id)))
+        .filter((x) => x.mutation_id !== m.mutation_id);
+      if (r.status === 'rejected') {
+        t.objectStore('attention').put({ ...m, reason: r.reason, message: r.message, at: new Date().toISOString() });
+      }
+      if (r.status === 'conflict') {
+        t.objectStore('conflicts').put({ ...m, conflicts: r.conflicts || [], server: r.server || null, version: r.version, at: new Date().toISOString() });
+      }
+      if (local) {
+        // On conflict the server's value shows until the user chooses; the phone's is kept in `conflicts`.
+        const next = r.server ? mergeServerRow(local, r.server, pendingFields(stillPending)) : { ...local };
+        if (r.version != null) next.version = r.version;
+        next._dirty = stillPending.length > 0;
+        if (r.status === 'rejected') next._rejected = r.reason || 'rejected';
+        os.put(next);
+      }
+    }
+  });
+  return retries;
+}
+
+/** Pull rows of the user's scope changed since the stored cursor; loop while has_more. */
+async function pull() {
+  let cursor = await store.getMeta('cursor', 0);
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await api.pull(cursor);
+    await applyPull(page);
+    cursor = page.cursor;
+    if (!page.has_more) break;
+  }
+}
+
+async function applyPull(page) {
+  const stores = ['meta', 'outbox', ...new Set(Object.values(ENTITY_STORES))];
+  await store.tx(stores, 'readwrite', async (t) => {
+    const outbox = t.objectStore('outbox').index('entity_id');
+    for (const c of page.changes || []) {
+      const name = ENTITY_STORES[c.entity];
+      if (!name) continue;
+      const os = t.objectStore(name);
+      const pending = await store.req(outbox.getAll(c.id));
+      if (c.deleted) { if (!pending.length) os.delete(c.id); continue; }
+      const local = await store.req(os.get(c.id));
+      const row = { ...c.data, id: c.id, version: c.version, server_seq: c.server_seq };
+      os.put(pending.length ? { ...mergeServerRow(local, row, pendingFields(pending)), _dirty: true } : row);
+    }
+    for (const gone of page.left_scope || []) {
+      const name = ENTITY_STORES[gone.entity];
+      if (!name) continue;
+      const pending = await store.req(outbox.getAll(gone.id));
+      if (!pending.length) t.objectStore(name).delete(gone.id);
+    }
+    t.objectStore('meta').put({ key: 'cursor', value: page.cursor });
+  });
+}
+
+/** Keep a block of official numbers per notice kind so notices can be issued offline. */
+export async function topUpLeases() {
+  const deviceId = await store.deviceId();
+  const leases = await store.getMeta('leases', []);
+  let changed = false;
+  for (const kind of NOTICE_KINDS) {
+    if (remainingNumbers(leases, kind) >= LEASE_LOW_WATER) continue;
+    try {
+      const l = await api.lease(kind, LEASE_BLOCK, deviceId);
+      leases.push({ ...l, used: [], user_id: state.user.id });
+      changed = true;
+    } catch (err) {
+      if (err.status === 401) throw err;
+      if (err.status === 403 || err.status === 404) continue; // this role may not issue / not deployed
+      throw err;
+    }
+  }
+  if (changed) {
+    // Merge with numbers used meanwhile (a notice may have been issued during the request).
+    const now = await store.getMeta('leases', []);
+    const used = new Map(now.map((l) => [l.id, l.used || []]));
+    await store.setMeta('leases', leases.map((l) => ({ ...l, used: used.get(l.id) || l.used || [] })));
+  }
+}
+
+/** Refresh reference data the phone needs offline: checklists, calendar, colleagues. */
+export async function refreshReference() {
+  const year = new Date().getFullYear();
+  const tasks = [
+    api.checklists().then((d) => store.setMeta('checklists', d)),
+    Promise.all([api.calendar(year), api.calendar(year + 1).catch(() => null)])
+      .then((d) => store.setMeta('calendar', d)),
+    api.colleagues().then((d) => store.tx(['users'], 'readwrite', async (t) => {
+      for (const u of (d.items || d.data || d || [])) t.objectStore('users').put(u);
+    })),
+  ];
+  const results = await Promise.allSettled(tasks);
+  return results.every((r) => r.status === 'fulfilled');
+}
+
+/** The whole outbox, for the badge and the sync screen. */
+export async function summary() {
+  const outbox = await store.all('outbox');
+  const mine = state.user ? outbox.filter((m) => m.user_id === state.user.id) : [];
+  return {
+    outbox, mine, others: outbox.length - mine.length,
+    attention: await store.all('attention'), conflicts: await store.all('conflicts'),
+  };
+}
+

@@ -1,0 +1,60 @@
+// Tiny DOM helpers. Text always goes in as textContent, so nothing user-typed becomes markup.
+import { t } from './i18n.js';
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function mount(...nodes) {
+  const app = document.getElementById('app');
+  app.replaceChildren(...nodes);
+  app.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+export function toast(message, kind = 'info') {
+  const box = document.getElementById('toast');
+  box.textContent = message;
+  box.className = `toast show ${kind}`;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.className = 'toast'; }, 3500);
+}
+
+export const button = (label, onclick, cls = '') => h('button', { type: 'button', class: `btn ${cls}`, onclick }, label);
+export const link = (href, label, cls = '') => h('a', { href, class: cls, 'data-link': '' }, label);
+
+export function field(label, input) {
+  return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+export function select(name, options, value) {
+  return h('select', { name },
+    options.map(([v, label]) => h('option', { value: v, selected: String(v) === String(value) }, label)));
+}
+
+export function when(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(document.documentElement.lang);
+}
+
+export const typeLabel = (type) => t(`venue_type.${type}`);
+export const section = (title, ...children) => h('section', { class: 'card' }, h('h2', {}, title), ...children);
+export const empty = (text) => h('p', { class: 'muted' }, text);
+
+export function photoThumb(url, alt) {
+  return h('img', { class: 'thumb', src: url, alt, loading: 'lazy', width: 72, height: 72 });
+}

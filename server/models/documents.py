@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (DDL, Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String,
+                        Table, Text, UniqueConstraint, event)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
@@ -128,3 +129,145 @@ class ServiceRecord(SyncMixin, db.Model):
     remarks: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (CheckConstraint(f"method IN {SERVICE_METHODS}", name="method"),)
+
+
+# --------------------------------------------------------------------------- issued = frozen
+#
+# Once a document is issued its content is evidence: the database itself refuses to change it,
+# whichever code path (or psql session) tries. Only these columns may still move on an issued
+# row — service (served_on, and the deadline it drives), correction (superseded_by_id), voiding,
+# the rectified flag — plus the sync bookkeeping every syncable row carries.
+FROZEN_STATES = ("issued", "served", "superseded", "voided")
+MUTABLE_AFTER_ISSUE = ("state", "served_on", "deadline", "superseded_by_id", "voided_at",
+                       "void_reason", "rectified", "version", "server_seq", "updated_at",
+                       "field_versions")
+# issued → served → superseded | voided; superseded and voided are final.
+ALLOWED_TRANSITIONS = {
+    "issued": ("issued", "served", "superseded", "voided"),
+    "served": ("served", "superseded", "voided"),
+    "superseded": ("superseded",),
+    "voided": ("voided",),
+}
+
+
+def _sql_list(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# PostgreSQL: reusable verbatim in an Alembic migration (op.execute(DOCUMENT_FREEZE_SQL)).
+# Comparing the rows as jsonb minus the mutable columns freezes every other column, including
+# columns added later, without editing the trigger.
+DOCUMENT_FREEZE_SQL = f"""
+CREATE OR REPLACE FUNCTION documents_freeze() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF OLD.state IN ({_sql_list(FROZEN_STATES)}) THEN
+      RAISE EXCEPTION 'document % is issued and cannot be deleted', OLD.id
+        USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN OLD;
+  END IF;
+  IF OLD.state IN ({_sql_list(FROZEN_STATES)}) THEN
+    IF NOT (
+      (OLD.state = 'issued' AND NEW.state IN ({_sql_list(ALLOWED_TRANSITIONS['issued'])}))
+      OR (OLD.state = 'served' AND NEW.state IN ({_sql_list(ALLOWED_TRANSITIONS['served'])}))
+      OR (OLD.state IN ('superseded', 'voided') AND NEW.state = OLD.state)
+    ) THEN
+      RAISE EXCEPTION 'document % is %: state cannot become %', OLD.id, OLD.state, NEW.state
+        USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF (to_jsonb(NEW) - ARRAY[{_sql_list(MUTABLE_AFTER_ISSUE)}]::text[])
+       IS DISTINCT FROM (to_jsonb(OLD) - ARRAY[{_sql_list(MUTABLE_AFTER_ISSUE)}]::text[]) THEN
+      RAISE EXCEPTION 'document % is % and its content is frozen', OLD.id, OLD.state
+        USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+  END IF;
+  RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS documents_freeze ON documents;
+CREATE TRIGGER documents_freeze BEFORE UPDATE OR DELETE ON documents
+  FOR EACH ROW EXECUTE FUNCTION documents_freeze();
+
+CREATE OR REPLACE FUNCTION document_hazards_freeze() RETURNS trigger AS $$
+DECLARE
+  doc_id varchar;
+BEGIN
+  doc_id := CASE WHEN TG_OP = 'DELETE' THEN OLD.document_id ELSE NEW.document_id END;
+  IF EXISTS (SELECT 1 FROM documents WHERE id = doc_id AND state IN ({_sql_list(FROZEN_STATES)})) THEN
+    RAISE EXCEPTION 'document % is issued: its hazards are frozen', doc_id
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS document_hazards_freeze ON document_hazards;
+CREATE TRIGGER document_hazards_freeze BEFORE INSERT OR UPDATE OR DELETE ON document_hazards
+  FOR EACH ROW EXECUTE FUNCTION document_hazards_freeze();
+"""
+
+
+def _sqlite_freeze_sql() -> list[str]:
+    """The same rule as SQLite triggers (one statement each), so raw SQL is refused there too."""
+    frozen = [c.name for c in Document.__table__.columns if c.name not in MUTABLE_AFTER_ISSUE]
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in frozen)
+    states = _sql_list(FROZEN_STATES)
+    return [
+        "DROP TRIGGER IF EXISTS documents_freeze_update",
+        f"""CREATE TRIGGER documents_freeze_update BEFORE UPDATE ON documents
+        WHEN OLD.state IN ({states}) AND (
+          {changed}
+          OR (OLD.state = 'issued' AND NEW.state NOT IN ({_sql_list(ALLOWED_TRANSITIONS['issued'])}))
+          OR (OLD.state = 'served' AND NEW.state NOT IN ({_sql_list(ALLOWED_TRANSITIONS['served'])}))
+          OR (OLD.state IN ('superseded', 'voided') AND NEW.state IS NOT OLD.state))
+        BEGIN SELECT RAISE(ABORT, 'document is issued and frozen'); END""",
+        "DROP TRIGGER IF EXISTS documents_freeze_delete",
+        f"""CREATE TRIGGER documents_freeze_delete BEFORE DELETE ON documents
+        WHEN OLD.state IN ({states})
+        BEGIN SELECT RAISE(ABORT, 'document is issued and cannot be deleted'); END""",
+    ]
+
+
+SQLITE_DOCUMENT_FREEZE_SQL = _sqlite_freeze_sql()
+
+event.listen(Document.__table__, "after_create",
+             DDL(DOCUMENT_FREEZE_SQL).execute_if(dialect="postgresql"))
+for _statement in SQLITE_DOCUMENT_FREEZE_SQL:
+    event.listen(Document.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+def _frozen_violation(target) -> str | None:
+    """Which frozen attribute an ORM flush would change on an issued document, if any."""
+    state = sa_inspect(target)
+    hist = state.attrs["state"].history
+    old_state = (hist.deleted[0] if hist.deleted else target.state)
+    if old_state not in FROZEN_STATES:
+        return None
+    if target.state not in ALLOWED_TRANSITIONS[old_state]:
+        return "state"
+    for attr in state.mapper.column_attrs:
+        if attr.key in MUTABLE_AFTER_ISSUE:
+            continue
+        if state.attrs[attr.key].history.has_changes():
+            return attr.key
+    return None
+
+
+@event.listens_for(Document, "before_update")
+def _guard_issued_update(mapper, connection, target):
+    """The ORM-level twin of the trigger: a clear domain error before the SQL is even sent."""
+    attr = _frozen_violation(target)
+    if attr is not None:
+        from server.services.errors import RuleViolation
+
+        raise RuleViolation("document_frozen", field=attr)
+
+
+@event.listens_for(Document, "before_delete")
+def _guard_issued_delete(mapper, connection, target):
+    hist = sa_inspect(target).attrs["state"].history
+    old_state = hist.deleted[0] if hist.deleted else target.state
+    if old_state in FROZEN_STATES:
+        from server.services.errors import RuleViolation
+
+        raise RuleViolation("document_frozen", field="id")

@@ -67,4 +67,6 @@ def register_cli(app: Flask) -> None:
 
 
 # Other command groups, each owned by its module.
-CLI_GROUPS: list[tuple[str, str]] = []
+CLI_GROUPS: list[tuple[str, str]] = [
+    ("server.reference_cli", "reference_cli"),
+]

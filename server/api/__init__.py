@@ -15,6 +15,7 @@ API_MODULES = [
     "areas",
     "users",
     "venues",
+    "reference",
     # "venues" and "reference" are added by the venue-register work
 ]
 

@@ -28,6 +28,11 @@ class LegalBasis(db.Model):
     other_sanctions: Mapped[list | None] = mapped_column(JSONType)
     unverified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     source_version: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    # obligation (the duty violated) | penalty (what may be imposed) | procedure (how/when)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="penalty")
+    note: Mapped[str | None] = mapped_column(Text)
+    # Periods this provision sets, as data: [{"key": "reinspection", "value": 3, "unit": "working_days"}]
+    periods: Mapped[list | None] = mapped_column(JSONType)
 
 
 class ChecklistTemplate(db.Model):
@@ -40,6 +45,9 @@ class ChecklistTemplate(db.Model):
     effective_from: Mapped[date] = mapped_column(Date, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # SHA-256 of the loaded content (common section merged): the same version must never
+    # change content silently, since inspections record the version they used.
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False, default="")
 
     items = relationship("ChecklistItem", order_by="ChecklistItem.position",
                          back_populates="template", lazy="selectin")

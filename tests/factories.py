@@ -62,3 +62,65 @@ def build_world() -> World:
     w.users["inspector_b"] = user("inspector_b", "inspector", [grid_b])
     w.users["owner_a"] = user("owner_a", "owner", venues=[venue_a])
     return w
+
+
+# --- field work (inspections, hazards, campaigns, tasks) --------------------------------
+
+def checklist_template(venue_type="storefront", version=1, items=None, active=True):
+    """A small checklist template written directly (no reference data files needed)."""
+    import datetime as _dt
+
+    from server.models import ChecklistItem, ChecklistTemplate
+
+    if active:  # one version in force per venue type, as the reference loader keeps it
+        for old in db.session.scalars(db.select(ChecklistTemplate).where(ChecklistTemplate.venue_type == venue_type)):
+            old.active = False
+    template = ChecklistTemplate(venue_type=venue_type, version=version, title=f"{venue_type} v{version}",
+                                 effective_from=_dt.date(2026, 1, 1), active=active)
+    specs = items if items is not None else [
+        {"code": "EXIT-1", "text": "安全出口被锁闭", "correction_mode": "immediate", "default_days": None,
+         "default_severity": "general", "legal_basis_codes": ["XFF-28"], "requirement": "保持安全出口畅通"},
+        {"code": "EXT-1", "text": "灭火器过期失效", "correction_mode": "deadline", "default_days": 3,
+         "default_severity": "general", "legal_basis_codes": ["XFF-16-1-2"], "requirement": "更换灭火器"},
+        {"code": "LIVE-1", "text": "住宿与生产经营储存场所设置在同一建筑物内", "correction_mode": "deadline",
+         "default_days": 30, "default_severity": "major", "legal_basis_codes": ["XFF-19"], "requirement": "分隔或搬出"},
+    ]
+    for pos, spec in enumerate(specs):
+        template.items.append(ChecklistItem(position=pos, check_method="", **spec))
+    db.session.add(template)
+    db.session.commit()
+    return template
+
+
+def blob(content: bytes | None = None, mime="image/png"):
+    """A Blob row as if a photo/signature had been uploaded (bytes are not stored)."""
+    import hashlib
+
+    from server.models import Blob
+
+    content = content or f"blob-{next(_counter)}".encode()
+    sha = hashlib.sha256(content).hexdigest()
+    row = db.session.get(Blob, sha)
+    if row is None:
+        row = Blob(sha256=sha, mime=mime, size=len(content))
+        db.session.add(row)
+        db.session.commit()
+    return sha
+
+
+def inspection(actor, venue, *, second=None, **kw):
+    """An in-progress inspection of `venue` by `actor` (and `second`, if given)."""
+    from server.services import inspections
+
+    ids = [second.id] if second is not None else []
+    return inspections.start_inspection(actor, venue_id=venue.id, inspector_ids=ids, **kw)
+
+
+def finished_inspection(actor, venue, second, **kw):
+    """An inspection signed by both inspectors and the owner."""
+    from server.services import inspections
+
+    insp = inspection(actor, venue, second=second, **kw)
+    return inspections.finish_inspection(
+        actor, insp.id, inspector_signatures={str(actor.id): blob(), str(second.id): blob()},
+        owner_signature_hash=blob(), owner_signer_name="王五")

@@ -17,6 +17,10 @@ API_MODULES = [
     "venues",
     "reference",
     # "venues" and "reference" are added by the venue-register work
+    "tasks",
+    "inspections",
+    "hazards",
+    "campaigns",
 ]
 
 # Modules that define `bp` (a plain Flask blueprint, outside /api/v1 or not in OpenAPI).

@@ -74,6 +74,8 @@ class CampaignDoor(SyncMixin, db.Model):
     revisit_due: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
 
+    area = relationship("Area")
+
     __table_args__ = (CheckConstraint(f"outcome IN {DOOR_OUTCOMES}", name="outcome"),)
 
 
@@ -84,11 +86,12 @@ class Task(SyncMixin, db.Model):
 
     venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default="routine")
-    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    due_date: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
     campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"))
     inspection_id: Mapped[str | None] = mapped_column(ForeignKey("inspections.id", use_alter=True))
     note: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     assignees = relationship("User", secondary=task_assignees, lazy="selectin")
@@ -181,6 +184,11 @@ class Hazard(SyncMixin, db.Model):
     state: Mapped[str] = mapped_column(String(24), nullable=False, default="open", index=True)
     state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fixed_on: Mapped[date | None] = mapped_column(Date)
+    notified_on: Mapped[date | None] = mapped_column(Date)
+    # Collective determination of a major hazard (≥3 people): {"by": [user ids], "on": date,
+    # "confirmed": bool, "note": str}. Kept on the row so the notice can cite who decided.
+    major_determination: Mapped[dict | None] = mapped_column(JSONType)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     __table_args__ = (

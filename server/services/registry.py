@@ -21,7 +21,11 @@ from typing import Callable
 HANDLERS: dict[tuple[str, str], Callable] = {}
 
 # Service modules that register handlers; imported once by load_handlers().
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    "server.services.inspections",
+    "server.services.hazards",
+    "server.services.campaigns",
+]
 
 
 def sync_handler(entity: str, op: str):

@@ -30,7 +30,9 @@ export function signaturePad(canvas) {
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   canvas.style.touchAction = 'none';
-  size();
+  // Size once the canvas is laid out (it may be built before it is in the document).
+  const whenShown = () => (canvas.isConnected && rect().width ? size() : requestAnimationFrame(whenShown));
+  whenShown();
   return {
     isEmpty: () => strokes < 2,
     clear: size,

@@ -51,9 +51,9 @@ export async function start(params) {
       const fields = {
         venue_id: v.id, kind: kind.value, campaign_id: params.get('campaign') || null, task_id: params.get('task') || null,
         inspector_ids: [session.user.id, Number(second.value)], lat: fix ? fix.lat : null, lng: fix ? fix.lng : null,
-        gps_accuracy_m: fix ? fix.acc : null, started_at_device: new Date().toISOString(), template_id: template ? template.id : null,
+        gps_accuracy_m: fix ? fix.acc : null, started_at_device: new Date().toISOString(),
       };
-      const record = { id, ...fields, status: 'in_progress', version: null, door_id: params.get('door') || null };
+      const record = { id, ...fields, template_id: template ? template.id : null, status: 'in_progress', version: null, door_id: params.get('door') || null };
       await save({ changes: [change('inspection', record, fields, 'create')] });
       navigate(`/inspections/${id}`, true);
     }, 'primary block'),

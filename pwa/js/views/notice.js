@@ -56,7 +56,7 @@ export async function notice(inspectionId, params) {
     const synced = !doc._dirty && doc.version != null;
     mount(h('h1', {}, t('doc.issued_title')),
       h('p', { id: 'doc-number', class: 'number big' }, doc.number),
-      preview({ kind: doc.kind, number: doc.number, venue, hazards: chosen, deadline: doc.fields && doc.fields.deadline, inspectors, partyName: (doc.fields || {}).party_name || venue.name }),
+      preview({ kind: doc.kind, number: doc.number, venue, hazards: chosen, deadline: doc.fields && doc.fields.deadline, inspectors, partyName: ((doc.fields || {}).party || {}).name || venue.name }),
       synced ? h('a', { href: pdfUrl(doc.id), target: '_blank', rel: 'noopener', class: 'btn block', id: 'pdf-link' }, t('doc.pdf'))
         : h('p', { class: 'notice', id: 'pdf-pending' }, t('doc.pdf_after_sync')),
       await receipt(doc, venue, rerender));
@@ -94,7 +94,9 @@ export async function notice(inspectionId, params) {
       const id = crypto.randomUUID();
       const fields = {
         kind: kind.value, venue_id: insp.venue_id, inspection_id: insp.id, hazard_ids: chosen.map((x) => x.id),
-        fields: { party_name: partyName.value.trim() || venue.name, inspection_date: today(), deadline },
+        // Server field names (document_kinds.json); the printed text is always Chinese.
+        fields: { party: { name: partyName.value.trim() || venue.name, address: venue.address || '' },
+          inspection_date: today(), ...(deadline ? { deadline } : {}), reinspection: t('doc.reinspection_default') },
         serial: next.serial, lease_id: next.lease_id, issued_at_device: new Date().toISOString(),
       };
       const record = { id, ...fields, number: next.number, state: 'issued', version: null };

@@ -167,7 +167,7 @@ def test_owners_log_in_and_see_only_their_own_venues(app, ctx):
         assert page["meta"]["total"] == len(mine)
         if other_venue.id not in mine:
             resp = client.get(f"/api/v1/venues/{other_venue.id}")
-            assert resp.status_code in (403, 404) and resp.get_json()["status"] == resp.status_code
+            assert resp.status_code in (403, 404) and resp.get_json()["code"] == resp.status_code
 
 
 def test_an_inspector_sees_the_venues_of_their_street_only(app, ctx):
@@ -239,3 +239,12 @@ def test_full_demo_loads_three_thousand_venues_of_every_type(db):
     again = build_demo()
     assert not again.created_anything
     assert _db.session.scalar(select(func.count()).select_from(Venue)) == 3000
+
+
+def test_readme_lists_the_same_demo_logins():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for login in DEMO_LOGINS:
+        assert f"`{login.username}`" in readme, login.username
+    assert f"`{DEMO_PASSWORD}`" in readme

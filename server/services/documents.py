@@ -446,7 +446,8 @@ def _hazards(doc, spec, bases: _Bases, fields: dict) -> list[dict]:
         else:
             row["photo_sha256"] = list(hazard.photo_hashes or [])
         if doc.kind == "reinspection_opinion":
-            row["result"] = results.get(hazard.id) or ("已改正" if hazard.state == "verified_fixed" else "未改正")
+            row["result"] = (results[hazard.id] if hazard.id in results
+                             else "已改正" if hazard.state == "verified_fixed" else "未改正")
         out.append(row)
     return out
 
@@ -588,7 +589,8 @@ def build_content(doc: Document, *, issued_on: date) -> dict:
         "party_signature_hash": None,
         "receipt": {},
         "approved_by": ({"id": approver.id, "name": approver.display_name,
-                         "at": doc.approved_at.isoformat()} if approver else None),
+                         "at": doc.approved_at.isoformat() if doc.approved_at else None}
+                        if approver else None),
         "supersedes": None,
     }
     if inspection is not None:
@@ -610,7 +612,7 @@ def build_content(doc: Document, *, issued_on: date) -> dict:
     for key, value in fields.items():
         if key in REFERENCE_FIELDS:
             continue
-        if key == "sanctions":
+        if key == "sanctions" and value is not None:
             value = _sanctions(value, bases)
         content[key] = _merge(content.get(key), value)
     return content

@@ -4,7 +4,9 @@ an update is seen on the next check).
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_from_directory
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, send_from_directory
 
 from server.config import ROOT
 
@@ -18,6 +20,11 @@ APP_ROUTES = ("/", "/login", "/sync", "/venues", "/venues/<venue_id>", "/inspect
               "/inspections/<inspection_id>/notice", "/campaigns/<campaign_id>")
 
 
+def _dir():
+    """pwa/ (PWA_DIR in config lets a test serve a changed copy, e.g. a new worker version)."""
+    return Path(current_app.config.get("PWA_DIR") or PWA_DIR)
+
+
 def _no_cache(resp):
     resp.headers["Cache-Control"] = "no-cache"
     return resp
@@ -25,7 +32,7 @@ def _no_cache(resp):
 
 def shell(**_ids):
     """The app shell; the router in main.js renders the view for the path."""
-    return _no_cache(send_from_directory(PWA_DIR, "index.html", max_age=0))
+    return _no_cache(send_from_directory(_dir(), "index.html", max_age=0))
 
 
 for _rule in APP_ROUTES:
@@ -34,14 +41,14 @@ for _rule in APP_ROUTES:
 
 @bp.get("/service-worker.js")
 def service_worker():
-    resp = send_from_directory(PWA_DIR, "service-worker.js", max_age=0, mimetype="text/javascript")
+    resp = send_from_directory(_dir(), "service-worker.js", max_age=0, mimetype="text/javascript")
     resp.headers["Service-Worker-Allowed"] = "/"
     return _no_cache(resp)
 
 
 @bp.get("/manifest.webmanifest")
 def manifest():
-    return _no_cache(send_from_directory(PWA_DIR, "manifest.webmanifest", max_age=0,
+    return _no_cache(send_from_directory(_dir(), "manifest.webmanifest", max_age=0,
                                          mimetype="application/manifest+json"))
 
 
@@ -51,5 +58,5 @@ def asset(folder, filename):
     if filename.endswith(".py"):
         abort(404)
     mimetype = "text/javascript" if filename.endswith(".js") else None
-    resp = send_from_directory(PWA_DIR / folder, filename, max_age=0, mimetype=mimetype)
+    resp = send_from_directory(_dir() / folder, filename, max_age=0, mimetype=mimetype)
     return _no_cache(resp)

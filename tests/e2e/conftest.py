@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import threading
 import pytest
@@ -101,6 +102,7 @@ def live_server(tmp_path_factory):
     with app.app_context():
         _db.drop_all()
         _db.create_all()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep failure output readable
     server = LiveServer(app)
     server.thread.start()
     yield server

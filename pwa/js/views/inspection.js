@@ -141,6 +141,21 @@ function hazardForm(insp, item, result, rerender, free = false) {
   return box;
 }
 
+function hazardEdit(x, rerender) {
+  const desc = h('textarea', { rows: 2, name: 'description' }, x.description);
+  const loc = h('input', { name: 'location', value: x.location || '' });
+  const box = h('div', { class: 'hazard-edit', hidden: true }, field(t('hazard.description'), desc), field(t('hazard.location'), loc),
+    button(t('hazard.save'), async () => {
+      const fields = {};
+      if (desc.value.trim() !== x.description) fields.description = desc.value.trim();
+      if (loc.value.trim() !== (x.location || '')) fields.location = loc.value.trim();
+      if (Object.keys(fields).length) await save({ changes: [change('hazard', { ...x, ...fields }, fields, 'update')] });
+      toast(t('saved'));
+      await rerender();
+    }, 'primary save-edit'));
+  return h('div', {}, button(t('hazard.edit'), () => { box.hidden = !box.hidden; }, 'small edit'), box);
+}
+
 async function finishSection(insp, rerender) {
   const { signaturePad } = await import('../signature.js');
   const pads = [];
@@ -228,7 +243,8 @@ export async function inspection(id) {
     section(t('inspection.checklist'), items.length ? h('ol', { class: 'items' }, await Promise.all(items.map((it) =>
       itemCard(insp, it, byCode.get(it.code), hazards, finished, rerender)))) : empty(t('inspection.no_template'))),
     section(t('hazard.list', { n: hazards.length }), hazards.length ? h('ul', { class: 'list', id: 'hazard-list' }, hazards.map((x) =>
-      h('li', { class: 'item' }, x.description, h('small', {}, ` · ${t(`hazard.severity.${x.severity}`)} · ${x.deadline ? t('hazard.deadline_on', { date: x.deadline }) : t('hazard.immediate')}`)))) : empty(t('hazard.none'))),
+      h('li', { class: 'item', dataset: { hazard: x.id } }, h('span', { class: 'desc' }, x.description), h('small', {}, ` · ${x.location || ''} · ${t(`hazard.severity.${x.severity}`)} · ${x.deadline ? t('hazard.deadline_on', { date: x.deadline }) : t('hazard.immediate')}`),
+        hazardEdit(x, rerender)))) : empty(t('hazard.none'))),
     finished ? section(t('inspection.finished'),
       h('p', {}, when(insp.finished_at_device)),
       insp.owner_refused ? h('p', {}, t('finish.refused_by', { witness: insp.refusal_witness })) : h('p', {}, t('finish.signed_by', { name: insp.owner_signer_name || '' })),

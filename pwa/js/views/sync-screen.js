@@ -80,7 +80,7 @@ export async function screen() {
       button(t('storage.persist'), async () => { const ok = navigator.storage && navigator.storage.persist ? await navigator.storage.persist() : false; toast(ok ? t('storage.persisted') : t('storage.not_persisted')); screen(); }, 'small')),
     section(t('sync.export_title'), h('p', { class: 'muted' }, t('sync.export_hint')), button(t('sync.export'), exportUnsynced, 'export')),
     section(t('account.title'), h('p', {}, session.user.display_name, ' (', t(`role.${session.user.role}`), ')'), langSwitch(),
-      button(t('account.logout'), () => logout(total), 'danger block logout')),
+      button(t('account.logout'), () => logout(s.mine.length), 'danger block logout')),
   );
 }
 

@@ -89,7 +89,7 @@ class Task(SyncMixin, db.Model):
     due_date: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
     campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"))
-    inspection_id: Mapped[str | None] = mapped_column(ForeignKey("inspections.id", use_alter=True))
+    inspection_id: Mapped[str | None] = mapped_column(ForeignKey("inspections.id", use_alter=True, ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -112,7 +112,7 @@ class Inspection(SyncMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default="routine")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="in_progress")
     campaign_id: Mapped[str | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id"))
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_templates.id"))
     template_version: Mapped[int | None] = mapped_column(Integer)
     # Addendum: a correction to a finished inspection points at it.

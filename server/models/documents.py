@@ -154,7 +154,8 @@ def _sql_list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# PostgreSQL: reusable verbatim in an Alembic migration (op.execute(DOCUMENT_FREEZE_SQL)).
+# PostgreSQL: reusable verbatim in an Alembic migration: op.execute(DOCUMENT_FREEZE_SQL) and
+# op.execute(DOCUMENT_HAZARDS_FREEZE_SQL) (raw text, no %-escaping needed there).
 # Comparing the rows as jsonb minus the mutable columns freezes every other column, including
 # columns added later, without editing the trigger.
 DOCUMENT_FREEZE_SQL = f"""
@@ -188,7 +189,10 @@ $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS documents_freeze ON documents;
 CREATE TRIGGER documents_freeze BEFORE UPDATE OR DELETE ON documents
   FOR EACH ROW EXECUTE FUNCTION documents_freeze();
+"""
 
+# The hazards a document lists are part of it: frozen with it (run after document_hazards exists).
+DOCUMENT_HAZARDS_FREEZE_SQL = f"""
 CREATE OR REPLACE FUNCTION document_hazards_freeze() RETURNS trigger AS $$
 DECLARE
   doc_id varchar;
@@ -228,8 +232,11 @@ def _sqlite_freeze_sql() -> list[str]:
 
 SQLITE_DOCUMENT_FREEZE_SQL = _sqlite_freeze_sql()
 
+# DDL() %-formats its text, so the RAISE placeholders are doubled here (and only here).
 event.listen(Document.__table__, "after_create",
-             DDL(DOCUMENT_FREEZE_SQL).execute_if(dialect="postgresql"))
+             DDL(DOCUMENT_FREEZE_SQL.replace("%", "%%")).execute_if(dialect="postgresql"))
+event.listen(document_hazards, "after_create",
+             DDL(DOCUMENT_HAZARDS_FREEZE_SQL.replace("%", "%%")).execute_if(dialect="postgresql"))
 for _statement in SQLITE_DOCUMENT_FREEZE_SQL:
     event.listen(Document.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
 

@@ -1,0 +1,199 @@
+"""Official numbers: gapless, duplicate-free, leased to phones in blocks, every fate in the register."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from server.extensions import db
+from server.models import Document, NumberCounter
+from server.services import documents, numbering
+from server.services.errors import RuleViolation
+from tests.documents import helpers
+
+
+def _push(client, device_id, mutation):
+    body = {"device_id": device_id, "schema_version": 1,
+            "mutations": [dict({"mutation_id": str(uuid.uuid4()), "device_seq": 1, "base_version": None,
+                                "blob_hashes": []}, **mutation)]}
+    resp = client.post("/api/v1/sync/push", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["results"][0]
+
+
+def test_number_format():
+    assert numbering.format_number("北仑消", "限", 2026, 1) == "北仑消限字〔2026〕第0001号"
+    assert numbering.format_number("北仑消", "罚决", 2026, 69) == "北仑消罚决字〔2026〕第0069号"
+
+
+def test_sequential_issues_are_gapless_and_use_the_counter(world):
+    helpers.legal_bases()
+    numbers = [helpers.issue_complete(world, "immediate_rectification").number for _ in range(3)]
+    assert numbers == [f"北仑消立字〔2026〕第000{i}号" for i in (1, 2, 3)]
+    counter = db.session.get(NumberCounter, ("北仑消", "immediate_rectification", 2026))
+    assert counter.next_serial == 4
+
+
+def test_a_rolled_back_allocation_consumes_no_number(world):
+    assert numbering.take_serials("北仑消", "deadline_rectification", 2026) == 1
+    db.session.rollback()
+    assert numbering.take_serials("北仑消", "deadline_rectification", 2026) == 1
+    db.session.commit()
+    assert numbering.take_serials("北仑消", "deadline_rectification", 2026) == 2
+    db.session.rollback()
+
+
+def test_an_issue_that_fails_after_numbering_consumes_no_number(world):
+    helpers.legal_bases()
+    lost_photo = helpers.blob(helpers.png((1, 2, 3)), store=False)  # row exists, bytes never arrived
+    doc = helpers.complete_draft(world, "deadline_rectification", photos=[lost_photo])
+    with pytest.raises(RuleViolation) as caught:
+        documents.issue(world.users["inspector_a"], doc.id, today=helpers.ISSUE_DAY)
+    assert caught.value.reason == "document_render_failed"
+    db.session.rollback()
+    assert helpers.issue_complete(world, "deadline_rectification").number.endswith("第0001号")
+
+
+def test_leases_on_two_devices_never_overlap(world):
+    a = numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=5,
+                                device_id="phone-aaaa")
+    b = numbering.lease_numbers(world.users["inspector_a2"], kind="immediate_rectification", count=5,
+                                device_id="phone-bbbb")
+    serials_a = set(range(a.first_serial, a.last_serial + 1))
+    serials_b = set(range(b.first_serial, b.last_serial + 1))
+    assert not serials_a & serials_b
+    assert serials_a | serials_b == set(range(1, 11))
+
+
+def test_lease_size_and_holding_are_capped(world):
+    with pytest.raises(RuleViolation):
+        numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=21,
+                                device_id="phone-aaaa")
+    numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=15,
+                            device_id="phone-aaaa")
+    with pytest.raises(RuleViolation) as caught:
+        numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=6,
+                                device_id="phone-aaaa")
+    assert caught.value.reason == "number_lease_limit"
+
+
+def test_returned_lease_numbers_are_voided_and_shown_in_the_register(world, login):
+    helpers.legal_bases()
+    phone = login("inspector_a")
+    lease = phone.post("/api/v1/numbers/leases", json={"kind": "immediate_rectification", "count": 3,
+                                                        "device_id": "phone-aaaa"}).get_json()
+    assert lease["numbers"][0] == "北仑消立字〔2026〕第0001号"
+    doc = helpers.approve_if_needed(world, helpers.complete_draft(world, "immediate_rectification"))
+    result = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": doc.id, "op": "issue",
+                                      "fields": {"serial": 2, "lease_id": lease["id"],
+                                                 "issued_at_device": "2026-03-03T10:00:00+08:00"}})
+    assert result["status"] == "applied", result
+    helpers.issue_complete(world, "immediate_rectification")  # online: takes serial 4
+    back = phone.post(f"/api/v1/numbers/leases/{lease['id']}/return", json={"reason": "手机更换"})
+    assert back.status_code == 200 and back.get_json()["voided"] == [1, 3]
+    register = login("supervisor_a").get("/api/v1/numbers/register?kind=immediate_rectification&year=2026")
+    assert register.status_code == 200
+    fates = {r["serial"]: r for r in register.get_json()["items"]}
+    assert fates[1]["fate"] == "voided" and fates[1]["reason"] == "手机更换"
+    assert fates[2]["fate"] == "issued" and fates[2]["document_id"] == doc.id
+    assert fates[3]["fate"] == "voided"
+    assert fates[4]["fate"] == "issued"
+    assert fates[5]["fate"] == "free"
+    assert register.get_json()["counts"]["missing"] == 0
+    # A voided serial is never handed out again, not even through sync.
+    other = helpers.complete_draft(world, "immediate_rectification")
+    again = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": other.id, "op": "issue",
+                                     "fields": {"serial": 3, "lease_id": lease["id"]}})
+    assert again["status"] == "rejected" and again["reason"] == "number_serial_voided"
+
+
+def test_register_shows_leased_unused_numbers(world, login):
+    numbering.lease_numbers(world.users["inspector_a"], kind="deadline_rectification", count=2,
+                            device_id="phone-aaaa")
+    items = login("supervisor_a").get("/api/v1/numbers/register?kind=deadline_rectification&year=2026").get_json()["items"]
+    assert [(r["fate"], r["device_id"]) for r in items] == [("leased", "phone-aaaa"), ("leased", "phone-aaaa"),
+                                                            ("free", None)]
+    assert login("inspector_a").get("/api/v1/numbers/register?kind=deadline_rectification&year=2026").status_code == 403
+
+
+def test_offline_issue_with_another_devices_lease_is_refused(world, login):
+    helpers.legal_bases()
+    lease_b = numbering.lease_numbers(world.users["inspector_a2"], kind="immediate_rectification", count=2,
+                                      device_id="phone-bbbb")
+    doc = helpers.complete_draft(world, "immediate_rectification")
+    result = _push(login("inspector_a"), "phone-aaaa", {
+        "entity": "document", "entity_id": doc.id, "op": "issue",
+        "fields": {"serial": lease_b.first_serial, "lease_id": lease_b.id}})
+    assert result["status"] == "rejected" and result["reason"] == "number_lease_wrong_device"
+    assert db.session.get(Document, doc.id).state == "draft"
+
+
+def test_a_used_leased_serial_cannot_be_used_twice(world, login):
+    helpers.legal_bases()
+    phone = login("inspector_a")
+    lease = numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=2,
+                                    device_id="phone-aaaa")
+    first = helpers.complete_draft(world, "immediate_rectification")
+    second = helpers.complete_draft(world, "immediate_rectification")
+    fields = {"serial": lease.first_serial, "lease_id": lease.id}
+    assert _push(phone, "phone-aaaa", {"entity": "document", "entity_id": first.id, "op": "issue",
+                                    "fields": fields})["status"] == "applied"
+    dup = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": second.id, "op": "issue", "fields": fields})
+    assert dup["status"] == "rejected" and dup["reason"] == "number_serial_used"
+
+
+# ------------------------------------------------------------------ many processes, one PostgreSQL
+
+WORKERS, PER_WORKER = 8, 250
+
+
+def _allocate_many(url: str, worker: int, out) -> None:
+    """One app process: its own engine, one transaction per number, every 10th rolled back."""
+    engine = create_engine(url, pool_size=1)
+    from flask import Flask
+
+    app = Flask("alloc")
+    app.config.update(SQLALCHEMY_DATABASE_URI=url, AGENCY_SHORT_NAME="北仑消")
+    db.init_app(app)
+    got = []
+    with app.app_context():
+        attempt = 0
+        while len(got) < PER_WORKER:
+            attempt += 1
+            serial = numbering.take_serials("北仑消", "deadline_rectification", 2026)
+            if attempt % 10 == 0:
+                db.session.rollback()  # an issue that failed: its number goes back
+                continue
+            db.session.execute(text("INSERT INTO voided_numbers (agency, kind, year, serial, reason, voided_at) "
+                                    "VALUES ('北仑消', 'deadline_rectification', 2026, :s, :r, now())"),
+                               {"s": serial, "r": f"worker {worker}"})
+            db.session.commit()
+            got.append(serial)
+    engine.dispose()
+    out.put(got)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_eight_processes_allocate_2000_distinct_gapless_numbers(db):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        pytest.skip("needs PostgreSQL: set DATABASE_URL to a PostgreSQL database")
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_allocate_many, args=(url, w, out)) for w in range(WORKERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    serials = [s for r in results for s in r]
+    assert len(serials) == WORKERS * PER_WORKER == 2000
+    assert sorted(serials) == list(range(1, 2001))  # distinct and gapless, rollbacks included
+    stored = db.session.scalars(select(text("serial")).select_from(text("voided_numbers"))).all()
+    assert sorted(stored) == list(range(1, 2001))

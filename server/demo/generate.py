@@ -249,7 +249,8 @@ class _VenueMaker:
         risk = rng.choices(("low", "medium", "high"), self.RISK[vtype])[0]
         if v.pop("crowded", False) and risk == "low":
             risk = "medium"
-        listed = risk == "high" and rng.random() < 0.12 or risk == "medium" and rng.random() < 0.02
+        # 挂牌整治: the district lists a few of the worst for remediation.
+        listed = rng.random() < {"low": 0.0, "medium": 0.02, "high": 0.12}[risk]
         lat, lng = self._gps(st)
         grid = (v.pop("locality") + v.pop("number") // 150) % st["grids"]
         v.update({

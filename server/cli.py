@@ -68,5 +68,6 @@ def register_cli(app: Flask) -> None:
 
 # Other command groups, each owned by its module.
 CLI_GROUPS: list[tuple[str, str]] = [
+    ("server.demo.cli", "demo_cli"),
     ("server.reference_cli", "reference_cli"),
 ]

@@ -9,9 +9,9 @@ call the overrides of each year touched are read once (`WorkCalendar`).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from importlib import metadata
 
-import chinese_calendar
 from chinese_calendar import constants as cc_constants
 from sqlalchemy import select
 
@@ -27,10 +27,20 @@ SOURCE_WEEKENDS = "weekends_only"   # neither: Saturdays and Sundays off, holida
 MAX_SPAN_DAYS = 366 * 20            # a deadline or span beyond this is a caller's mistake
 
 
+@lru_cache(maxsize=1)
 def package_years() -> tuple[int, int]:
-    """First and last year whose official schedule the installed package carries."""
+    """First and last year whose official schedule the installed package carries.
+
+    Cached: the package's tables are fixed for the life of the process (unlike overrides).
+    """
     years = [d.year for d in cc_constants.holidays]
     return min(years), max(years)
+
+
+def _package_is_workday(day: date) -> bool:
+    # chinese_calendar.is_workday(day) does exactly this, after re-scanning its whole table for
+    # the supported year range on every call (~10x slower); the range is checked by the caller.
+    return day in cc_constants.workdays or (day.weekday() < 5 and day not in cc_constants.holidays)
 
 
 def package_version() -> str:
@@ -83,10 +93,7 @@ class WorkCalendar:
         if override is not None:
             return override.is_workday
         if self.official(day.year):
-            try:
-                return chinese_calendar.is_workday(day)
-            except NotImplementedError:  # the package's own range check disagreed; fall through
-                pass
+            return _package_is_workday(day)
         return day.weekday() < 5
 
     def add_working_days(self, start: date, n: int) -> date:

@@ -1,6 +1,9 @@
 """Offline sync: push a device's queued mutations, pull what changed (see docs/sync-protocol.md)."""
 from __future__ import annotations
 
+import gzip
+
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -132,3 +135,17 @@ class DeviceStatus(MethodView):
     def get(self, device_id):
         """What the server knows of a device: highest sequence number and the ones that never arrived."""
         return sync.device_status(require_user(), device_id)
+
+
+@blp.after_request
+def compress(response):
+    """Gzip pull pages: an initial pull of a street is megabytes of repetitive JSON."""
+    if (response.status_code == 200 and response.mimetype == "application/json"
+            and "gzip" in request.headers.get("Accept-Encoding", "").lower()
+            and not response.direct_passthrough and "Content-Encoding" not in response.headers):
+        body = response.get_data()
+        if len(body) > 1024:
+            response.set_data(gzip.compress(body, compresslevel=6))
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] = "Accept-Encoding"
+    return response

@@ -20,8 +20,9 @@ import logging
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from server.extensions import db
 from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
@@ -152,17 +153,44 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
         db.session.add(device)
     device.user_id = actor.id
     device.last_seen_at = utcnow()
+    batch = _Batch(mutations)
     results = []
     token_dev = audit.current_device.set(device_id)
+    # The identity map holds rows weakly: keep every row this batch loads or writes alive, so
+    # the next mutation (an item result of the inspection just created, say) finds it without
+    # selecting it and its relationships again.
+    db.session.info["keep_alive"] = batch.keep
     try:
         for m in mutations:
-            _note_seq(device, m.get("device_seq"))
-            results.append(_judge(actor, device_id, m, handlers))
+            results.append(_judge(actor, device_id, m, handlers, batch))
     finally:
         audit.current_device.reset(token_dev)
+        db.session.info.pop("keep_alive", None)
+    for m in mutations:
+        _note_seq(device, m.get("device_seq"))
     db.session.commit()
     return {"results": results,
             "device": {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}}
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+@event.listens_for(Session, "pending_to_persistent")
+def _keep_alive(session, instance):
+    keep = session.info.get("keep_alive")
+    if keep is not None:
+        keep.append(instance)
+
+
+class _Batch:
+    """What one push looks up once for all its mutations."""
+
+    def __init__(self, mutations):
+        ids = [m["mutation_id"] for m in mutations]
+        self.processed = {p.mutation_id: p for p in db.session.scalars(
+            select(ProcessedMutation).where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
+        hashes = {h for m in mutations for h in (m.get("blob_hashes") or [])}
+        self.blobs = set(db.session.scalars(select(Blob.sha256).where(Blob.sha256.in_(hashes)))) if hashes else set()
+        self.keep: list = []
 
 
 def _note_seq(device: Device, seq) -> None:
@@ -179,15 +207,15 @@ def _note_seq(device: Device, seq) -> None:
     device.missing_seqs = missing[-1000:]
 
 
-def _judge(actor, device_id, m, handlers) -> dict:
+def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
     mid = m["mutation_id"]
     digest = payload_sha256(m)
-    stored = db.session.get(ProcessedMutation, mid)
+    stored = batch.processed.get(mid)
     if stored is not None:
         if stored.payload_sha256 != digest:
             return _result(m, "rejected", "id_reuse")
         return stored.result
-    missing = [h for h in (m.get("blob_hashes") or []) if db.session.get(Blob, h) is None]
+    missing = [h for h in (m.get("blob_hashes") or []) if h not in batch.blobs]
     if missing:
         return _result(m, "retry", "blob_missing", missing_blobs=missing)
     token = audit.current_mutation.set(mid)
@@ -212,9 +240,11 @@ def _judge(actor, device_id, m, handlers) -> dict:
         return _result(m, "retry", "server_error", message=_msg("errors.internal_error"))
     finally:
         audit.current_mutation.reset(token)
-    db.session.add(ProcessedMutation(mutation_id=mid, device_id=device_id, user_id=actor.id,
-                                     device_seq=m.get("device_seq"), payload_sha256=digest,
-                                     status=result["status"], result=result))
+    processed = ProcessedMutation(mutation_id=mid, device_id=device_id, user_id=actor.id,
+                                  device_seq=m.get("device_seq"), payload_sha256=digest,
+                                  status=result["status"], result=result)
+    db.session.add(processed)
+    batch.processed[mid] = processed  # the same id twice in one batch gets the same answer
     return result
 
 

@@ -136,3 +136,16 @@ def test_cursor_never_skips_a_row_committed_late(app, world, db):
     names = [ch["data"]["name"] for ch in rest]
     assert names == ["慢事务场所", "快事务场所"]
     assert order[0][0] == "long" and order[0][1] < order[1][1]
+
+
+def test_pull_is_gzipped_when_the_client_accepts_it(login, world, db):
+    import gzip
+    import json
+
+    c = login("inspector_a")
+    push(c, inspection_batch(world, n_hazards=10))
+    resp = c.get("/api/v1/sync/pull?cursor=0", headers={"Accept-Encoding": "gzip"})
+    assert resp.headers["Content-Encoding"] == "gzip"
+    body = json.loads(gzip.decompress(resp.data))
+    plain = c.get("/api/v1/sync/pull?cursor=0").get_json()
+    assert body == plain and len(resp.data) < len(json.dumps(plain))

@@ -1,0 +1,208 @@
+"""Sync benchmarks (issue 3).
+
+1. Push throughput through the full HTTP stack (gunicorn, one worker; client in this process)
+   for batches of 50 mutations (1 inspection + 24 item results + 25 hazards), side by side with
+   a raw SQLAlchemy Core insert of the same rows, on SQLite and PostgreSQL.
+2. Initial pull of a street with 5,000 venues and 20,000 hazards: wall time and gzipped bytes.
+
+    .venv/bin/python bench/bench_sync.py [--batches 40] [--db sqlite,postgres] [--skip-pull]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._server import Client, database, gunicorn, make_app  # noqa: E402
+
+PASSWORD = "bench-password-1"
+
+
+def seed_people(app):
+    from server.extensions import db
+    from server.models import Venue
+    from server.services import accounts
+
+    with app.app_context():
+        db.create_all()
+        district = accounts.create_area(None, code="D", name="北仑区", level="district")
+        street = accounts.create_area(None, code="S1", name="新碶街道", level="street", parent_id=district.id)
+        grid = accounts.create_area(None, code="G1", name="新碶第一网格", level="grid", parent_id=street.id)
+        a = accounts.create_user(None, username="insp1", password=PASSWORD, display_name="林晓峰", role="inspector",
+                                 area_ids=[street.id], enforcement_id="330206100001")
+        b = accounts.create_user(None, username="insp2", password=PASSWORD, display_name="徐佳颖", role="inspector",
+                                 area_ids=[street.id], enforcement_id="330206100002")
+        venue = Venue(name="明州路小吃店", type="storefront", address="明州路1号", area_id=grid.id)
+        db.session.add(venue)
+        db.session.commit()
+        return {"grid": grid.id, "street": street.id, "venue": venue.id, "a": a.id, "b": b.id}
+
+
+def make_batch(ids, seq0):
+    insp_id = str(uuid.uuid4())
+    muts = [{"mutation_id": str(uuid.uuid4()), "device_seq": seq0, "entity": "inspection", "entity_id": insp_id,
+             "op": "create", "base_version": None, "blob_hashes": [], "client_observed_at": None,
+             "fields": {"venue_id": ids["venue"], "kind": "routine", "inspector_ids": [ids["a"], ids["b"]],
+                        "lat": 29.88, "lng": 121.84, "gps_accuracy_m": 8.0}}]
+    for i in range(24):
+        muts.append({"mutation_id": str(uuid.uuid4()), "device_seq": seq0 + len(muts), "entity": "item_result",
+                     "entity_id": str(uuid.uuid4()), "op": "create", "base_version": None, "blob_hashes": [],
+                     "client_observed_at": None,
+                     "fields": {"inspection_id": insp_id, "item_code": f"B-{i:02d}", "result": "pass" if i % 3 else "fail",
+                                "note": "现场检查记录"}})
+    for i in range(25):
+        muts.append({"mutation_id": str(uuid.uuid4()), "device_seq": seq0 + len(muts), "entity": "hazard",
+                     "entity_id": str(uuid.uuid4()), "op": "create", "base_version": None, "blob_hashes": [],
+                     "client_observed_at": None,
+                     "fields": {"venue_id": ids["venue"], "inspection_id": insp_id,
+                                "description": f"疏散通道堆放杂物（第{i}处）", "location": "一楼走道",
+                                "severity": "general", "correction_mode": "deadline", "deadline_days": 5,
+                                "found_on": "2026-11-27"}})
+    return muts
+
+
+def bench_push(kind, batches):
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+        app = make_app(url, Path(tmp))
+        ids = seed_people(app)
+        with gunicorn(url, Path(tmp)) as port:
+            c = Client(port).login("insp1", PASSWORD)
+            payloads = [make_batch(ids, 1 + i * 50) for i in range(batches)]
+            c.request("POST", "/api/v1/sync/push", {"device_id": "bench-device-1", "schema_version": 1,
+                                                     "mutations": make_batch(ids, 100000)})  # warm-up
+            t0 = time.perf_counter()
+            for muts in payloads:
+                _, body = c.request("POST", "/api/v1/sync/push",
+                                    {"device_id": "bench-device-1", "schema_version": 1, "mutations": muts})
+                bad = [r for r in body["results"] if r["status"] != "applied"]
+                if bad:
+                    raise SystemExit(f"push failed: {bad[:2]}")
+            http_s = time.perf_counter() - t0
+        raw_s = bench_raw(app, ids, batches)
+    n = batches * 50
+    return {"db": kind, "mutations": n, "http_s": http_s, "http_rate": n / http_s, "raw_s": raw_s,
+            "raw_rate": n / raw_s, "ratio": http_s / raw_s}
+
+
+def bench_raw(app, ids, batches):
+    """The same rows (and their server_seq) with SQLAlchemy Core, one transaction per batch."""
+    from sqlalchemy import insert, text
+
+    from server.extensions import db
+    from server.models import Hazard, Inspection, ItemResult
+
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        db.session.close()
+        engine = db.engine
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            insp_id = str(uuid.uuid4())
+            with engine.begin() as conn:
+                seq = conn.execute(text("UPDATE change_counter SET value = value + 50 WHERE id = 1 RETURNING value")).scalar()
+                common = {"version": 1, "created_at": now, "updated_at": now, "field_versions": {}}
+                conn.execute(insert(Inspection), [dict(common, id=insp_id, server_seq=seq, venue_id=ids["venue"],
+                                                       kind="routine", status="in_progress", started_at=now,
+                                                       venue_snapshot={}, inspector_signatures={},
+                                                       owner_refused=False)])
+                conn.execute(insert(ItemResult), [dict(common, id=str(uuid.uuid4()), server_seq=seq + i,
+                                                       inspection_id=insp_id, item_code=f"B-{i:02d}", result="pass",
+                                                       note="现场检查记录", photo_hashes=[]) for i in range(24)])
+                conn.execute(insert(Hazard), [dict(common, id=str(uuid.uuid4()), server_seq=seq + 24 + i,
+                                                   venue_id=ids["venue"], inspection_id=insp_id,
+                                                   description=f"疏散通道堆放杂物（第{i}处）", location="一楼走道",
+                                                   severity="general", correction_mode="deadline",
+                                                   legal_basis_codes=[], photo_hashes=[], found_on=date(2026, 11, 27),
+                                                   deadline=date(2026, 12, 4), state="open") for i in range(25)])
+        return time.perf_counter() - t0
+
+
+def bench_pull(kind, venues=5000, hazards=20000):
+    from sqlalchemy import insert, text
+
+    from server.extensions import db
+    from server.models import Area, Hazard, Venue
+
+    rnd = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+        app = make_app(url, Path(tmp))
+        ids = seed_people(app)
+        now = datetime.now(timezone.utc)
+        with app.app_context():
+            from server.services import accounts
+
+            grids = [ids["grid"]] + [accounts.create_area(None, code=f"G{i}", name=f"网格{i}", level="grid",
+                                                          parent_id=ids["street"]).id for i in range(2, 9)]
+            common = {"version": 1, "created_at": now, "updated_at": now, "field_versions": {}}
+            vrows, hrows, seq = [], [], 10
+            for i in range(venues):
+                seq += 1
+                vrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, code=f"BV{i:06d}",
+                                  name=f"{rnd.choice(['张记', '阿强', '明州', '红联', '新碶'])}{rnd.choice(['小吃店', '五金店', '出租房', '超市'])}{i}",
+                                  type=rnd.choice(["storefront", "group_rental", "high_rise"]), key_unit=False,
+                                  address=f"新碶街道明州路{i}号", area_id=rnd.choice(grids), risk_level="low",
+                                  listed_for_remediation=False, responsible_person="王五", contact_phone="13800001234"))
+            for i in range(hazards):
+                seq += 1
+                hrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, venue_id=vrows[i % venues]["id"],
+                                  description="楼梯间停放电动自行车并私拉电线充电", location="三楼楼梯间",
+                                  severity="general", correction_mode="deadline", legal_basis_codes=["XFF2021-60-1-3"],
+                                  photo_hashes=[], found_on=date(2026, 11, 1), deadline=date(2026, 11, 8), state="open"))
+            db.session.close()  # release this session's transaction (SQLite: its write lock)
+            with db.engine.begin() as conn:
+                conn.execute(insert(Venue), vrows)
+                conn.execute(insert(Hazard), hrows)
+                conn.execute(text("UPDATE change_counter SET value = :s WHERE id = 1"), {"s": seq})
+        with gunicorn(url, Path(tmp)) as port:
+            c = Client(port).login("insp1", PASSWORD)
+            c.request("GET", "/api/v1/sync/pull?cursor=999999999")  # warm-up
+            t0 = time.perf_counter()
+            cursor, total_bytes, rows, pages = 0, 0, 0, 0
+            while True:
+                _, payload, headers = c.request("GET", f"/api/v1/sync/pull?cursor={cursor}&limit=2000",
+                                                headers={"Accept-Encoding": "gzip"}, raw=True)
+                import gzip
+                import json
+
+                total_bytes += len(payload)
+                body = json.loads(gzip.decompress(payload) if headers.get("Content-Encoding") == "gzip" else payload)
+                rows += len(body["changes"])
+                pages += 1
+                cursor = body["cursor"]
+                if not body["has_more"]:
+                    break
+            elapsed = time.perf_counter() - t0
+    return {"db": kind, "rows": rows, "pages": pages, "seconds": elapsed, "gzip_bytes": total_bytes}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument("--skip-pull", action="store_true")
+    args = ap.parse_args()
+    kinds = args.db.split(",")
+    print("| database | mutations | HTTP push (s) | mutations/s | raw Core insert (s) | rows/s | HTTP ÷ raw |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in kinds:
+        r = bench_push(kind, args.batches)
+        print(f"| {r['db']} | {r['mutations']} | {r['http_s']:.2f} | {r['http_rate']:.0f} | {r['raw_s']:.3f} | "
+              f"{r['raw_rate']:.0f} | {r['ratio']:.1f}× |", flush=True)
+    if not args.skip_pull:
+        print()
+        print("| database | rows pulled | pages | time (s) | gzipped bytes |")
+        print("|---|---|---|---|---|")
+        for kind in kinds:
+            r = bench_pull(kind)
+            print(f"| {r['db']} | {r['rows']} | {r['pages']} | {r['seconds']:.2f} | {r['gzip_bytes']:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

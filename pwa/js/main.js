@@ -20,6 +20,15 @@ const routes = [
 
 export const session = { user: null, expired: false };
 
+// The language choice is a display preference (not a secret), kept where boot can read it
+// without waiting for IndexedDB.
+export function preferredLanguage() {
+  try { return localStorage.getItem('firesweep-lang') || 'zh-CN'; } catch { return 'zh-CN'; }
+}
+export function setPreferredLanguage(code) {
+  try { localStorage.setItem('firesweep-lang', code); } catch { /* private mode: default stays */ }
+}
+
 export function navigate(path, replace = false) {
   if (replace) history.replaceState({}, '', path); else history.pushState({}, '', path);
   return render();
@@ -109,9 +118,15 @@ function inAppPrompt() {
   bar.hidden = false;
 }
 
+/** The cached user, at once: boot never waits for the network (lie-fi on site is common). */
 async function restoreSession() {
   session.user = await store.getMeta('user');
-  if (!navigator.onLine) return;
+}
+
+/** Then, in the background, ask the server whether the session still holds. Sync gets a
+ * user only after that (or offline, the cached one), so a stale session never pushes. */
+async function checkSession() {
+  if (!navigator.onLine) { if (session.user) sync.setUser(session.user); return; }
   try {
     const me = await api.me();
     if (me.user) await setUser(me.user);
@@ -121,12 +136,16 @@ async function restoreSession() {
       session.expired = !!session.user;
       sync.setUser(null);
       showSessionBanner();
+    } else if (session.user) {
+      sync.setUser(session.user); // no answer (lie-fi): try later; a 401 then pauses the queue
     }
   }
 }
 
 async function boot() {
-  await loadLocale(await store.getMeta('lang', 'zh-CN'));
+  const opening = store.open(); // IndexedDB opens while the locale loads
+  await loadLocale(preferredLanguage());
+  await opening;
   document.title = t('app.name');
   document.getElementById('nav-home').textContent = t('nav.home');
   document.getElementById('nav-venues').textContent = t('nav.venues');
@@ -135,18 +154,16 @@ async function boot() {
   registerWorker();
   wireLinks();
   await restoreSession();
-  if (session.user && !session.expired) sync.setUser(session.user);
   sync.onChange(updateBadge);
   window.addEventListener('firesweep:saved', () => { updateBadge(); sync.soon(); });
   await updateBadge();
   await render();
   document.body.dataset.ready = '1';
-  if (session.user && !session.expired) {
+  performance.mark('firesweep-ready'); // bench/bench_pwa.py reads it
+  checkSession().then(() => {
     sync.start();
-    if (navigator.onLine) sync.refreshReference().catch(() => {});
-  } else {
-    sync.start();
-  }
+    if (session.user && !session.expired && navigator.onLine) sync.refreshReference().catch(() => {});
+  });
 }
 
 boot().catch((err) => { console.error(err); toast(String(err), 'error'); });

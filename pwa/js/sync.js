@@ -75,7 +75,9 @@ async function run(reason) {
     return true;
   } catch (err) {
     state.lastError = err instanceof ApiError ? err.reason : String(err);
-    if (err instanceof ApiError && err.status === 401) {
+    if (err instanceof ApiError && err.reason === 'user_changed') {
+      syncNow('user_changed').catch(() => {}); // start over for the user now logged in
+    } else if (err instanceof ApiError && err.status === 401) {
       // The queue is paused, never cleared: the same user logs in again and it flushes.
       state.needsLogin = true;
     } else {
@@ -109,8 +111,11 @@ async function push() {
   const deviceId = await store.deviceId();
   let retries = 0;
   let batchSize = BATCH;
-  const queue = pushable(await store.all('outbox'), state.user.id);
+  const userId = state.user.id;
+  const queue = pushable(await store.all('outbox'), userId);
   for (let i = 0; i < queue.length;) {
+    // Another user logged in meanwhile: never send this user's mutations under their session.
+    if (!state.user || state.user.id !== userId) throw new ApiError(401, { reason: 'user_changed' });
     const batch = queue.slice(i, i + batchSize);
     await uploadBlobs([...new Set(batch.flatMap((m) => m.blob_hashes || []))]);
     // Mark as attempted first: a later save must not fold new fields into a mutation the

@@ -2,13 +2,13 @@ import { api } from '../api.js';
 import { t, lang, loadLocale, languages } from '../i18n.js';
 import * as store from '../store.js';
 import * as sync from '../sync.js';
-import { navigate, session, setUser } from '../main.js';
+import { navigate, session, setUser, setPreferredLanguage } from '../main.js';
 import { h, mount, field } from '../ui.js';
 
 export function langSwitch() {
   return h('div', { class: 'lang-switch' }, languages.map((code) => h('button', {
     type: 'button', class: `btn small ${code === lang() ? 'on' : ''}`, lang: code,
-    onclick: async () => { await store.setMeta('lang', code); await loadLocale(code); location.reload(); },
+    onclick: async () => { setPreferredLanguage(code); await loadLocale(code); location.reload(); },
   }, t(`lang.${code}`))));
 }
 

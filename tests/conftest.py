@@ -82,27 +82,42 @@ class ApiClient:
         self.raw = app.test_client()
         self.csrf = self.raw.get("/api/v1/auth/csrf").get_json()["csrf_token"]
 
+    @staticmethod
+    def _fresh_user():
+        # Tests keep one app context pushed, so requests share flask.g, where Flask-Login caches
+        # the logged-in user: without this a second client would act as the first one's user.
+        from flask import g, has_app_context
+
+        if has_app_context():
+            g.pop("_login_user", None)
+
     def _headers(self, kw):
         headers = dict(kw.pop("headers", None) or {})
         headers.setdefault("X-CSRF-Token", self.csrf)
         return headers
 
     def get(self, url, **kw):
+        self._fresh_user()
         return self.raw.get(url, **kw)
 
     def head(self, url, **kw):
+        self._fresh_user()
         return self.raw.head(url, **kw)
 
     def post(self, url, **kw):
+        self._fresh_user()
         return self.raw.post(url, headers=self._headers(kw), **kw)
 
     def put(self, url, **kw):
+        self._fresh_user()
         return self.raw.put(url, headers=self._headers(kw), **kw)
 
     def patch(self, url, **kw):
+        self._fresh_user()
         return self.raw.patch(url, headers=self._headers(kw), **kw)
 
     def delete(self, url, **kw):
+        self._fresh_user()
         return self.raw.delete(url, headers=self._headers(kw), **kw)
 
     def login(self, username, password=factories.PASSWORD):

@@ -125,16 +125,17 @@ def take_server_seqs(session: Session, n: int) -> int:
 @event.listens_for(Session, "before_flush")
 def _stamp_server_seq(session: Session, flush_context, instances) -> None:
     """Give every new or changed syncable row a fresh server_seq (and bump its version)."""
-    changed = [o for o in session.new if _syncable(o)]
+    new = session.new  # builds a set on every access: read it once per flush
+    changed = [o for o in new if _syncable(o)]
     for obj in session.dirty:
-        if _syncable(obj) and obj not in session.new and session.is_modified(obj, include_collections=False):
+        if _syncable(obj) and obj not in new and session.is_modified(obj, include_collections=False):
             changed.append(obj)
     if not changed:
         return
     first = take_server_seqs(session, len(changed))
     for i, obj in enumerate(changed):
         obj.server_seq = first + i
-        if obj in session.new:
+        if obj in new:
             obj.version = obj.version or 1
             continue
         obj.version = (obj.version or 0) + 1

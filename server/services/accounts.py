@@ -55,8 +55,13 @@ def _resolve_venues(venue_ids) -> list[Venue]:
 
 
 def create_user(actor, *, username: str, password: str, display_name: str, role: str,
-                area_ids=(), venue_ids=(), enforcement_id=None, phone=None, commit=True) -> User:
-    """Create an account; `actor=None` is the CLI (a person at the server's console)."""
+                area_ids=(), venue_ids=(), enforcement_id=None, phone=None, commit=True,
+                password_hash: str | None = None) -> User:
+    """Create an account; `actor=None` is the CLI (a person at the server's console).
+
+    `password_hash` lets a caller that creates many accounts with one password (the demo)
+    hash it once; `password` is still checked against the length rule.
+    """
     if actor is not None:
         authorize(actor, "user.manage")
     if role not in ROLES:
@@ -70,7 +75,7 @@ def create_user(actor, *, username: str, password: str, display_name: str, role:
     if role == "inspector" and not enforcement_id:
         raise RuleViolation("enforcement_id_required", fields={"enforcement_id": ["required"]})
     user = User(username=username, display_name=display_name, role=role,
-                password_hash=hash_password(password), enforcement_id=enforcement_id or None,
+                password_hash=password_hash or hash_password(password), enforcement_id=enforcement_id or None,
                 phone=phone)
     user.areas = _resolve_areas(area_ids)
     user.venues = _resolve_venues(venue_ids) if role == "owner" else []

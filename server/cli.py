@@ -57,8 +57,23 @@ def set_password_cmd(username, password):
     click.echo(f"password set for {username}")
 
 
+@click.command("tick")
+@click.option("--date", "as_of", default=None, help="ISO date to run for (default: today in China)")
+def tick_cmd(as_of):
+    """Daily tick: notified or claimed hazards past their deadline become overdue."""
+    from datetime import date
+
+    from server.services import hazards
+    from server.services.inspections import local_today
+
+    day = date.fromisoformat(as_of) if as_of else local_today()
+    changed = hazards.mark_overdue_hazards(day)
+    click.echo(f"{day.isoformat()}: {len(changed)} 项隐患逾期未改")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(tick_cmd)
     for module_name, attr in CLI_GROUPS:
         import importlib
 

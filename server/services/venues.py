@@ -142,6 +142,15 @@ def _check_area_filter(actor, area: Area) -> None:
     raise Forbidden("out_of_scope")
 
 
+def _scope_is_everywhere(actor) -> bool:
+    """A brigade leader whose area is the whole district: `area_id IN (every area)` only slows
+    the query down, so it is left out."""
+    if actor.role not in access.FIELD:
+        return False
+    ids = access.scope_area_ids(actor)
+    return bool(ids) and len(ids) == db.session.scalar(select(func.count()).select_from(Area))
+
+
 def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_level=None,
                 listed_for_remediation=None, include_archived=False):
     """The WHERE clauses for a register search, scope included (shared by list and export)."""
@@ -149,7 +158,7 @@ def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_l
         raise Forbidden("role_forbidden")
     conds = [Venue.deleted_at.is_(None)]
     scope = access.venue_scope_clause(actor, Venue)
-    if scope is not None:
+    if scope is not None and not _scope_is_everywhere(actor):
         conds.append(scope)
     if not include_archived:
         conds.append(Venue.archived_at.is_(None))
@@ -192,8 +201,11 @@ def order_by(sort: str):
         col = case({"low": 1, "medium": 2, "high": 3}, value=Venue.risk_level)
     else:
         col = getattr(Venue, key)
-    # Ties (same name, same import second) are broken on id so paging never repeats or skips.
-    return [col.desc() if desc else col.asc(), Venue.id.asc()]
+    # Ties (same name, same import second) are broken on id so paging never repeats or skips;
+    # id runs the same way as the key so one index (name, id) serves both directions.
+    if desc:
+        return [col.desc(), Venue.id.desc()]
+    return [col.asc(), Venue.id.asc()]
 
 
 def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):

@@ -190,13 +190,15 @@ def test_scope_limits_what_each_role_sees(world, register):
         venues.get_venue(world.users["admin"], "no-such-venue")
 
 
-def test_sort_by_risk_level_breaks_ties_on_id(world, register):
+def test_sort_by_risk_level_ranks_by_severity_and_breaks_ties_on_id(world, register):
     sup = world.users["supervisor_a"]
-    rows = venues.list_venues(sup, sort="-risk_level", page_size=100)[0]
     rank = {"high": 3, "medium": 2, "low": 1}
-    assert [(-rank[r.risk_level], r.id) for r in rows] == sorted((-rank[r.risk_level], r.id) for r in rows)
+    rows = venues.list_venues(sup, sort="-risk_level", page_size=100)[0]
+    keys = [(rank[r.risk_level], r.id) for r in rows]
+    assert keys == sorted(keys, reverse=True) and rows[0].risk_level == "high"
     rows = venues.list_venues(sup, sort="risk_level", page_size=100)[0]
-    assert [(rank[r.risk_level], r.id) for r in rows] == sorted((rank[r.risk_level], r.id) for r in rows)
+    keys = [(rank[r.risk_level], r.id) for r in rows]
+    assert keys == sorted(keys) and rows[0].risk_level == "low"
 
 
 @pytest.mark.parametrize("sort", venues.SORTS)
@@ -210,9 +212,20 @@ def test_paging_is_stable_and_complete_for_every_sort(world, register, sort):
     assert total == 11 and paged == whole and len(set(paged)) == 11
 
 
-def test_same_name_sorts_deterministically_by_id(world, register):
-    rows = venues.list_venues(world.users["supervisor_a"], q="阿强", sort="-name")[0]
+def test_same_name_sorts_deterministically_by_id_in_the_sort_direction(world, register):
+    rows = venues.list_venues(world.users["supervisor_a"], q="阿强", sort="name")[0]
     assert [r.id for r in rows] == sorted(r.id for r in rows)
+    rows = venues.list_venues(world.users["supervisor_a"], q="阿强", sort="-name")[0]
+    assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
+
+
+def test_a_district_wide_supervisor_sees_everything(world, register):
+    from server.services import accounts
+
+    accounts.update_user(world.users["admin"], world.users["supervisor_a"].id, area_ids=[world.district.id])
+    leader = venues.db.session.get(type(world.users["supervisor_a"]), world.users["supervisor_a"].id)
+    leader.__dict__.pop("_scope_area_ids", None)  # access caches the scope per loaded user (per request)
+    assert venues.list_venues(leader)[1] == 13
 
 
 # --- HTTP ----------------------------------------------------------------------------------

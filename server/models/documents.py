@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import (DDL, Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String,
                         Table, Text, UniqueConstraint, event)
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from server.extensions import db
 from server.models.base import JSONType, SyncMixin, UTCDateTime, utcnow
@@ -268,11 +268,23 @@ def _guard_issued_update(mapper, connection, target):
         raise RuleViolation("document_frozen", field=attr)
 
 
-@event.listens_for(Document, "before_delete")
-def _guard_issued_delete(mapper, connection, target):
+def _refuse_issued_delete(target) -> None:
     hist = sa_inspect(target).attrs["state"].history
     old_state = hist.deleted[0] if hist.deleted else target.state
     if old_state in FROZEN_STATES:
         from server.services.errors import RuleViolation
 
         raise RuleViolation("document_frozen", field="id")
+
+
+@event.listens_for(Document, "before_delete")
+def _guard_issued_delete(mapper, connection, target):
+    _refuse_issued_delete(target)
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_issued_delete_early(session, flush_context, instances):
+    """Before the flush deletes the document's hazard links (which PostgreSQL would refuse less clearly)."""
+    for obj in session.deleted:
+        if isinstance(obj, Document):
+            _refuse_issued_delete(obj)

@@ -74,10 +74,11 @@ def test_direct_sql_may_still_record_service_and_voiding(issued):
 def test_direct_sql_delete_is_refused_on_postgresql(issued):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("the DELETE trigger is PostgreSQL's (SQLite relies on the ORM guard)")
+    doc_id = issued.id
     db.session.close()
     with pytest.raises(DBAPIError, match="cannot be deleted"):
         with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM documents WHERE id = :id"), {"id": issued.id})
+            conn.execute(text("DELETE FROM documents WHERE id = :id"), {"id": doc_id})
 
 
 def test_rerendering_the_frozen_content_gives_the_same_bytes(issued):

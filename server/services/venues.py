@@ -192,13 +192,18 @@ def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_l
     return conds
 
 
-def order_by(sort: str):
+def order_by(sort: str, *, search: bool = False):
     if sort not in SORTS:
         raise RuleViolation("venue_field_invalid", fields={"sort": ["invalid"]}, field="sort")
     desc = sort.startswith("-")
     key = sort.lstrip("-")
     if key == "risk_level":
         col = case({"low": 1, "medium": 2, "high": 3}, value=Venue.risk_level)
+    elif key == "name" and search:
+        # A fragment search matches a few thousand rows at most: filter them in the covering
+        # search index and sort those. Sorting on an expression keeps SQLite from walking the
+        # whole name index instead, testing LIKE row by row (ten times slower).
+        col = Venue.name + ""
     else:
         col = getattr(Venue, key)
     # Ties (same name, same import second) are broken on id so paging never repeats or skips;
@@ -212,11 +217,24 @@ def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):
     """A page of the register in the actor's scope, and the total count."""
     access.authorize(actor, "venue.read")
     conds = venue_query(actor, **filters)
-    total = db.session.scalar(select(func.count()).select_from(Venue).where(*conds))
-    rows = db.session.scalars(
-        select(Venue).where(*conds).order_by(*order_by(sort)).limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return rows, total
+    offset = (page - 1) * page_size
+    if filters.get("q"):
+        # A fragment matches at most a few thousand rows, all of which the search has to read
+        # anyway: one pass over them gives both the page of ids and the total (window count).
+        pairs = db.session.execute(
+            select(Venue.id, func.count().over()).where(*conds)
+            .order_by(*order_by(sort, search=True)).limit(page_size).offset(offset)).all()
+        ids = [p[0] for p in pairs]
+        total = pairs[0][1] if pairs else (
+            0 if page == 1 else db.session.scalar(select(func.count()).select_from(Venue).where(*conds)))
+    else:
+        total = db.session.scalar(select(func.count()).select_from(Venue).where(*conds))
+        # Page the ids first (answered from the covering search index), then load the rows:
+        # sorting thousands of whole rows to keep fifty is what made deep pages slow.
+        ids = db.session.scalars(select(Venue.id).where(*conds).order_by(*order_by(sort))
+                                 .limit(page_size).offset(offset)).all()
+    by_id = {v.id: v for v in db.session.scalars(select(Venue).where(Venue.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids], total
 
 
 # --- writes ----------------------------------------------------------------------------

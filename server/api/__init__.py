@@ -21,12 +21,15 @@ API_MODULES = [
     "inspections",
     "hazards",
     "campaigns",
+    "documents",
+    "numbers",
 ]
 
 # Modules that define `bp` (a plain Flask blueprint, outside /api/v1 or not in OpenAPI).
 PLAIN_MODULES = [
     "docs",
     "pwa",
+    "verify",
 ]
 
 

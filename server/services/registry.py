@@ -25,6 +25,8 @@ HANDLER_MODULES: list[str] = [
     "server.services.inspections",
     "server.services.hazards",
     "server.services.campaigns",
+    "server.services.documents",
+    "server.services.venues",
 ]
 
 

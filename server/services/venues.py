@@ -356,3 +356,22 @@ def set_e_service_consent(actor, venue_id: str, consent: bool, *, commit: bool =
     if commit:
         db.session.commit()
     return venue
+
+
+# --- sync: an inspector may register or correct a venue offline --------------------------
+
+from server.services.registry import sync_handler  # noqa: E402
+
+
+@sync_handler("venue", "create")
+def _sync_create(actor, entity_id: str, fields: dict) -> Venue:
+    return create_venue(actor, id=entity_id, commit=False, **fields)
+
+
+@sync_handler("venue", "update")
+def _sync_update(actor, row: Venue, changes: dict) -> Venue:
+    access.authorize(actor, "venue.update", venue=row)
+    if row.archived_at is not None:
+        raise RuleViolation("venue_archived")
+    apply_changes(actor, row, changes)
+    return row

@@ -299,3 +299,22 @@ def test_every_api_write_leaves_an_audit_event(login, world):
         select(AuditEvent.action).where(AuditEvent.entity == "venue").order_by(AuditEvent.id)).all()
     assert actions == ["venue.create", "venue.update", "venue.archive", "venue.restore", "venue.e_service_consent"]
     assert venues.db.session.get(Venue, vid).name == "港城大厦A座"
+
+
+def test_sync_replays_venue_creation_and_edits_through_the_same_rules(world):
+    from server.services.registry import load_handlers
+
+    handlers = load_handlers()
+    inspector = world.users["inspector_a"]
+    vid = "0b5c4c1e-3d0c-4a55-9a4b-2f6f3f0c9d21"
+    v = handlers[("venue", "create")](inspector, vid, _new(world, name="离线登记的场所"))
+    venues.db.session.commit()
+    assert (v.id, v.name, v.area_id) == (vid, "离线登记的场所", world.grid_a.id)
+    handlers[("venue", "update")](inspector, v, {"floors": 6})
+    venues.db.session.commit()
+    assert (v.floors, v.version) == (6, 2)
+    with pytest.raises(Forbidden):
+        handlers[("venue", "update")](inspector, venues.db.session.get(Venue, world.venue_b.id), {"floors": 1})
+    with pytest.raises(Forbidden):
+        handlers[("venue", "create")](inspector, "1b5c4c1e-3d0c-4a55-9a4b-2f6f3f0c9d21",
+                                      _new(world, area_id=world.grid_b.id))

@@ -42,11 +42,11 @@ class Venue(SyncMixin, db.Model):
     __table_args__ = (
         CheckConstraint(f"type IN {VENUE_TYPES}", name="type"),
         CheckConstraint(f"risk_level IN {RISK_LEVELS}", name="risk_level"),
-        # The register search index: covering for the list's count(*) and id page in a scope,
-        # fragment search included (name/address/code LIKE is checked inside the index, with no
+        # The register search index: covering for the list's count(*) and id page in a scope
+        # under every sort, fragment search included (name/address/code LIKE is checked inside the index, with no
         # row lookups), so a supervisor's search reads one contiguous index range.
         Index("ix_venues_area_type", "area_id", "type", "archived_at", "deleted_at", "name", "address",
-              "code", "id"),
+              "code", "risk_level", "created_at", "id"),
         Index("ix_venues_name_address", "name", "address"),
         # Register sorts (ties broken on id): a page deep in the list walks the index, no sort.
         Index("ix_venues_name_id", "name", "id"),

@@ -20,6 +20,7 @@ import logging
 from datetime import date, datetime
 from decimal import Decimal
 
+from marshmallow import fields as ma_fields
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -82,11 +83,53 @@ def _schema(entity: str):
     return _schema_cache[entity]
 
 
+_PLAIN_FIELDS = (ma_fields.String, ma_fields.Integer, ma_fields.Boolean, ma_fields.Raw, ma_fields.Dict)
+_dumpers: dict[str, object] = {}
+
+
+def _compile(schema):
+    """A fast dumper with exactly the schema's output: plain attributes are read directly,
+    dates formatted as marshmallow's ISO default, every other field through its own serialize."""
+    plan = []
+    for name, field in schema.dump_fields.items():
+        key = field.data_key or name
+        attr = field.attribute or name
+        if type(field) in _PLAIN_FIELDS or (type(field) is ma_fields.List and type(field.inner) in _PLAIN_FIELDS):
+            plan.append((key, attr, None, None))
+        elif type(field) is ma_fields.Float:
+            plan.append((key, attr, "float", None))
+        elif type(field) is ma_fields.Date:
+            plan.append((key, attr, "date", None))
+        elif type(field) is ma_fields.DateTime and field.format in (None, "iso"):
+            plan.append((key, attr, "datetime", None))
+        else:
+            plan.append((key, name, "field", field))
+
+    def dump_row(obj) -> dict:
+        out = {}
+        for key, attr, how, field in plan:
+            if how == "field":
+                value = field.serialize(attr, obj, accessor=schema.get_attribute)
+            else:
+                value = getattr(obj, attr, None)
+                if value is not None and how is not None:
+                    value = float(value) if how == "float" else value.isoformat()
+            out[key] = value
+        return out
+
+    return dump_row
+
+
 def dump(entity: str, row) -> dict:
     """A row as the phone stores it: the resource's schema, else its columns."""
-    schema = _schema(entity)
-    if schema is not None:
-        return json.loads(json.dumps(schema.dump(row), default=str))
+    dumper = _dumpers.get(entity)
+    if dumper is None:
+        schema = _schema(entity)
+        dumper = _dumpers[entity] = _compile(schema) if schema is not None else _snapshot_dumper
+    return dumper(row)
+
+
+def _snapshot_dumper(row) -> dict:
     data = audit.snapshot(row)
     data.pop("field_versions", None)
     return data

@@ -153,6 +153,8 @@ def test_search_by_name_or_address_fragment(world, register):
     assert _names(venues.list_venues(sup, q="星光")[0]) == ["星光KTV", "星光网吧"]
     assert _names(venues.list_venues(sup, q="明州路", sort="name")[0]) == [
         "明州路小吃店", "星光KTV", "星光网吧", "港城大厦"]
+    # letters match regardless of case
+    assert _names(venues.list_venues(sup, q="ktv")[0]) == ["星光KTV"]
     # LIKE wildcards in the fragment are literal characters
     assert _names(venues.list_venues(sup, q="100%")[0]) == ["100%纯棉服装店"]
     assert _names(venues.list_venues(sup, q="_二")[0]) == ["张家小吃_二店"]

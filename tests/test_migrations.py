@@ -49,5 +49,11 @@ def test_upgrade_on_empty_database_matches_models(tmp_path, empty_database_url):
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, db.metadata)
+            if conn.dialect.name == "postgresql":
+                triggers = set(conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+                assert {"documents_freeze", "document_hazards_freeze"} <= triggers
+            else:
+                triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+                assert "documents_freeze_update" in triggers
         db.engine.dispose()
     assert diff == []

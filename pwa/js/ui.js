@@ -20,7 +20,8 @@ export function h(tag, attrs = {}, ...children) {
 
 export function mount(...nodes) {
   const app = document.getElementById('app');
-  app.replaceChildren(...nodes);
+  // replaceChildren() would turn a skipped (null) section into the text "null".
+  app.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
   app.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }

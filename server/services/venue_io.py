@@ -16,7 +16,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from server.extensions import db
 from server.i18n import translate
@@ -29,6 +29,7 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20_000
 EXPORT_MAX_ROWS = 100_000
 CHUNK = 500
+ANALYZE_AFTER = 1000  # rows created by one import
 
 
 class TooLarge(DomainError):
@@ -484,6 +485,11 @@ def import_venues(actor, filename: str, data: bytes, *, dry_run: bool = True,
         raise
     report["created"] = created
     report["updated"] = sum(1 for _, b in befores if b is not None)
+    if created >= ANALYZE_AFTER and db.session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics now rather than at autovacuum's leisure: with the stale ones the
+        # planner scans the table for each `code IN (...)` of the next import (0.3 s per chunk).
+        db.session.execute(text("ANALYZE venues"))
+        db.session.commit()
     return report
 
 

@@ -1,0 +1,218 @@
+"""PDF rendering benchmark: one-page 责令限期改正通知书, WeasyPrint vs headless Chromium.
+
+    python bench/bench_pdf.py                     # cold, warm, Chromium, batch of 1945
+    python bench/bench_pdf.py --n 200 --runs 20   # quicker
+    python bench/bench_pdf.py --out docs/BENCHMARKS-pdf.md
+
+Measures, for the same view model:
+- cold: a new Python process importing server.pdf and rendering one notice;
+- warm: median/p90 wall and CPU time per notice in one process, PDF size, peak RSS;
+- Chromium: the same HTML (render_html) printed by headless Chromium (page.pdf) through
+  Playwright, warm median wall time and PDF size;
+- batch: N notices (default 1945, the brigade's yearly count), total time and RSS sampled
+  every 100 documents, to show memory stays flat.
+Prints a markdown table; --out also writes it, with the command and the machine's load.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+KIND = "deadline_rectification"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Parties of a district's year: most names are plain GB 2312, some are not (碶, 堃, 䶮 …).
+PARTIES = [
+    ("宁波市北仑区新碶街道明辉五金加工厂", "王建国", "宁波市北仑区新碶街道明州路588号"),
+    ("宁波北仑港城餐饮有限公司", "李秀英", "宁波市北仑区大碶街道庐山东路166号"),
+    ("北仑区小港红联便利店", "陈𠮷", "宁波市北仑区小港街道红联村112号"),
+    ("宁波堃喆物流有限公司", "张䶮", "宁波市北仑区戚家山街道东海路9号"),
+    ("北仑区霞浦出租屋（二房东：赵丽）", "赵丽", "宁波市北仑区霞浦街道霞南新村7幢"),
+]
+
+
+def view_model(serial):
+    """The benchmark's notice: six hazards, one page; party varies with the serial."""
+    from tests.pdf.samples import view_model as sample
+
+    vm = sample(KIND, serial=serial)
+    name, person, address = PARTIES[serial % len(PARTIES)]
+    vm["party"].update(name=name, responsible_person=person, address=address)
+    vm["venue"] = {"name": name, "address": address}
+    vm["receipt"]["name"] = person
+    return vm
+
+
+def rss_mib():
+    """Current and peak resident memory of this process (MiB), from /proc."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def cold_child():
+    """Run in a fresh interpreter: import, render once, report timings as JSON."""
+    t0 = time.perf_counter()
+    from server.pdf import render
+    vm = view_model(1)
+    t1 = time.perf_counter()
+    pdf = render(KIND, vm)
+    t2 = time.perf_counter()
+    print(json.dumps({"import": t1 - t0, "first_render": t2 - t1, "size": len(pdf)}))
+
+
+def measure_cold(repeats):
+    rows = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--cold-child"], check=True,
+                             capture_output=True, text=True, cwd=ROOT).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        row["process"] = time.perf_counter() - start
+        rows.append(row)
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+
+
+def measure_warm(runs):
+    from server.pdf import render
+
+    for serial in range(1, 4):  # warm-up: imports, font location, first gc.freeze
+        render(KIND, view_model(serial))
+    walls, cpus = [], []
+    for serial in range(10, 10 + runs):
+        vm = view_model(serial)
+        wall, cpu = time.perf_counter(), time.process_time()
+        pdf = render(KIND, vm)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    walls.sort()
+    sizes = [len(render(KIND, view_model(s))) for s in range(len(PARTIES))]
+    return {"wall": statistics.median(walls), "p90": walls[int(len(walls) * 0.9) - 1],
+            "cpu": statistics.median(cpus), "size": max(sizes), "size_min": min(sizes),
+            "pages": pdf.count(b"/Type /Page\n") or pdf.count(b"/Type /Page"),
+            "rss_peak": rss_mib()[1]}
+
+
+def measure_chromium(runs):
+    from playwright.sync_api import sync_playwright
+
+    from server.pdf import render_html
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+
+        def print_one(serial):
+            page.set_content(render_html(KIND, view_model(serial)), wait_until="load")
+            return page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+
+        for serial in range(1, 4):
+            print_one(serial)
+        walls, sizes = [], []
+        for serial in range(10, 10 + runs):
+            start = time.perf_counter()
+            pdf = print_one(serial)
+            walls.append(time.perf_counter() - start)
+            sizes.append(len(pdf))
+        browser.close()
+    return {"wall": statistics.median(walls), "size": max(sizes)}
+
+
+def measure_batch(n):
+    from server.pdf import render
+
+    samples = []
+    start = time.perf_counter()
+    cpu = time.process_time()
+    for i in range(1, n + 1):
+        render(KIND, view_model(i))
+        if i % 100 == 0 or i == n:
+            samples.append((i, round(rss_mib()[0])))
+    return {"n": n, "total": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "rss": samples, "rss_peak": rss_mib()[1]}
+
+
+def table(cold, warm, chromium, batch):
+    ms = lambda s: f"{s * 1000:.0f} ms"  # noqa: E731
+    kb = lambda b: f"{b / 1024:.0f} KB"  # noqa: E731
+    lines = ["| measure | WeasyPrint (server/pdf) | headless Chromium `page.pdf` |",
+             "|---|---|---|"]
+    if cold:
+        lines.append(f"| cold: new process → first PDF (import / first render) | "
+                     f"{ms(cold['process'])} ({ms(cold['import'])} / "
+                     f"{ms(cold['first_render'])}) | — |")
+    chromium_wall = f"{ms(chromium['wall'])}" if chromium else "not run"
+    lines += [
+        f"| warm median wall per notice (p90) | {ms(warm['wall'])} ({ms(warm['p90'])}) | "
+        f"{chromium_wall} |",
+        f"| warm median CPU per notice | {ms(warm['cpu'])} | — |",
+        f"| PDF size | {kb(warm['size_min'])}–{kb(warm['size'])} | "
+        f"{kb(chromium['size']) if chromium else '—'} |",
+        f"| peak RSS after warm runs | {warm['rss_peak']:.0f} MiB | — |",
+    ]
+    if chromium:
+        lines.append(f"| speed-up (Chromium wall / WeasyPrint wall) | "
+                     f"{chromium['wall'] / warm['wall']:.1f}× | 1× |")
+    if batch:
+        per_doc = batch["total"] / batch["n"]
+        rss = ", ".join(f"{i}: {m}" for i, m in batch["rss"])
+        lines += [
+            "",
+            f"Batch of {batch['n']} notices: {batch['total']:.1f} s wall "
+            f"({ms(per_doc)} per notice, {batch['cpu']:.1f} s CPU), peak RSS "
+            f"{batch['rss_peak']:.0f} MiB.",
+            "",
+            f"RSS (MiB) by documents rendered: {rss}.",
+        ]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1945, help="batch size (0 to skip)")
+    parser.add_argument("--runs", type=int, default=30, help="warm renders to time")
+    parser.add_argument("--cold", type=int, default=3, help="cold processes to time")
+    parser.add_argument("--no-chromium", action="store_true")
+    parser.add_argument("--out", help="also write the results to this markdown file")
+    parser.add_argument("--cold-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cold_child:
+        return cold_child()
+
+    load_before = os.getloadavg()
+    cold = measure_cold(args.cold) if args.cold else None
+    warm = measure_warm(args.runs)
+    chromium = None if args.no_chromium else measure_chromium(args.runs)
+    batch = measure_batch(args.n) if args.n else None
+    load_after = os.getloadavg()
+
+    result = table(cold, warm, chromium, batch)
+    command = "python bench/bench_pdf.py " + " ".join(sys.argv[1:])
+    machine = (f"{platform.python_implementation()} {platform.python_version()}, "
+               f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / "
+               f"{load_after[0]:.1f} after, max RSS "
+               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(result)
+    print(f"\n`{command.strip()}` — {machine}")
+    if args.out:
+        Path(args.out).write_text(
+            f"```\n{command.strip()}\n```\n\n{machine}\n\n{result}\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""View model → HTML (Jinja, autoescaped) → PDF (WeasyPrint), with no database and no request.
+
+The view-model contract is server/pdf/README.md. Fonts are not fetched: `fonts.DocumentFonts`
+hands WeasyPrint subsets of the Noto CJK faces cut to this document's characters. Everything
+else WeasyPrint may load goes through `AssetFetcher`, which answers only two schemes of ours:
+
+- ``fs-blob:<sha256>``: a photo or signature, from the caller's ``blob_loader``;
+- ``fs-qr:verify``: the QR code of the view model's ``verify_url``.
+
+Anything else (file:, http:, data:, …) is refused by raising, and the refusal stops the
+render: a document never goes out with a silently missing piece, and user text cannot make
+the server read a file or call a URL.
+"""
+
+import functools
+import gc
+import hashlib
+import io
+import json
+import logging
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import segno
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from weasyprint import CSS, HTML
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from . import fonts
+from .kinds import COMMON_REQUIRED, KINDS
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SHA256 = re.compile(r"[0-9a-f]{64}")
+BETWEEN_TAGS = re.compile(r">\s+<")
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/svg+xml"})
+
+# Printable ASCII is always kept: digits for page counters, and the five characters that
+# autoescaping turns into entities (so they are not literally in the HTML string).
+ASCII = frozenset(range(0x20, 0x7F))
+
+
+class ViewModelError(ValueError):
+    """The view model lacks what its kind must print, or holds a malformed value."""
+
+
+class AssetError(RuntimeError):
+    """An asset was refused or could not be loaded; the PDF was not produced."""
+
+
+class ForbiddenURL(ValueError):
+    """Raised by AssetFetcher for any URL outside our own schemes."""
+
+
+# ---------------------------------------------------------------------------- formatting
+
+def _as_date(value):
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ViewModelError(f"not an ISO date: {value!r}") from exc
+
+
+def cn_date(value):
+    """2026-03-02 → 2026年3月2日 (blank stays blank)."""
+    if not value:
+        return ""
+    d = _as_date(value)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def cn_datetime(value):
+    """2026-03-02T09:05 → 2026年3月2日9时05分; a bare date prints as cn_date."""
+    if not value:
+        return ""
+    d = _as_date(value)
+    if not isinstance(d, datetime) or (isinstance(value, str) and "T" not in value
+                                       and " " not in value.strip()):
+        return cn_date(d)
+    return f"{d.year}年{d.month}月{d.day}日{d.hour}时{d.minute:02d}分"
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def cn_int(value):
+    """60 → 六十, 15 → 十五, 105 → 一百零五; strings pass through unchanged."""
+    if isinstance(value, str) and not value.isdigit():
+        return value
+    n = int(value)
+    if n < 0 or n >= 10000:
+        return str(n)
+    if n < 10:
+        return _DIGITS[n]
+    out, zero = "", False
+    for unit, size in (("千", 1000), ("百", 100), ("十", 10), ("", 1)):
+        digit, n = divmod(n, size)
+        if digit:
+            if zero:
+                out += "零"
+            out += _DIGITS[digit] + unit
+            zero = False
+        elif out:
+            zero = True
+        if not n:
+            break
+    return out[1:] if out.startswith("一十") else out
+
+
+_UPPER = "零壹贰叁肆伍陆柒捌玖"
+
+
+def _upper_integer(n):
+    """Integer yuan in financial capitals: write every digit with its unit, then fold zeros."""
+    digits = str(n)
+    out = []
+    for index, char in enumerate(digits):
+        position = len(digits) - 1 - index
+        digit = int(char)
+        out.append(_UPPER[digit] + ("", "拾", "佰", "仟")[position % 4] if digit else "零")
+        if position and position % 4 == 0:
+            out.append("万" if position % 8 else "亿")
+    text = re.sub("零+", "零", "".join(out))
+    text = text.replace("零万", "万").replace("零亿", "亿").replace("亿万", "亿")
+    return text.rstrip("零") or "零"
+
+
+def rmb_upper(amount):
+    """5000 → 伍仟元整, 10050.5 → 壹万零伍拾元伍角 (as written on penalty decisions)."""
+    value = _decimal(amount).quantize(Decimal("0.01"))
+    if value < 0:
+        raise ViewModelError(f"negative amount: {amount!r}")
+    whole = int(value)
+    jiao, fen = divmod(int((value - whole) * 100), 10)
+    words = _upper_integer(whole) + "元"
+    if not jiao and not fen:
+        return words + "整"
+    words += _UPPER[jiao] + "角" if jiao else "零"
+    return words + (_UPPER[fen] + "分" if fen else "")
+
+
+def _decimal(amount):
+    try:
+        return Decimal(str(amount))
+    except InvalidOperation as exc:
+        raise ViewModelError(f"not an amount: {amount!r}") from exc
+
+
+def yuan(amount):
+    """5000 → 5,000元; 1234.5 → 1,234.50元."""
+    value = _decimal(amount)
+    if value == value.to_integral():
+        return f"{int(value):,}元"
+    return f"{value.quantize(Decimal('0.01')):,}元"
+
+
+def citation(basis):
+    """{law, article, clause, item} → 《中华人民共和国消防法》第六十条第一款第一项."""
+    if not basis:
+        return ""
+    if isinstance(basis, str):
+        return basis
+    law = basis.get("law") or ""
+    out = law if law.startswith("《") or not law else f"《{law}》"
+    for key, unit in (("article", "条"), ("clause", "款"), ("item", "项")):
+        part = basis.get(key)
+        if part in (None, ""):
+            continue
+        part = str(part)
+        out += part if part.startswith("第") else f"第{cn_int(part)}{unit}"
+    return out
+
+
+def qr_svg(url):
+    """The verify URL as an inline SVG QR code, for HTML (browsers draw SVG cheaply)."""
+    if not url:
+        return ""
+    qr = segno.make(str(url), error="m", micro=False)
+    # segno's markup holds only path data, never the URL text: safe to mark as markup.
+    return Markup(qr.svg_inline(border=0, omitsize=True, dark="#000"))
+
+
+@functools.lru_cache(maxsize=64)
+def qr_png(url):
+    """The verify URL as a 1-bit PNG QR code, for the PDF.
+
+    Why not the SVG: WeasyPrint parses an SVG path command by command in Python, ~25 ms for
+    a QR code of this size, an eighth of the page budget. The PNG has one pixel per module
+    (~250 bytes) and is drawn without smoothing (image-rendering: pixelated in style.css),
+    so it prints as crisply as the vector.
+    """
+    buf = io.BytesIO()
+    segno.make(str(url), error="m", micro=False).save(buf, kind="png", scale=1, border=0)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------- templates
+
+@functools.cache
+def _environment():
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_int=cn_int,
+                       rmb_upper=rmb_upper, yuan=yuan, citation=citation)
+    env.globals.update(qr_svg=qr_svg)
+    return env
+
+
+@functools.cache
+def _stylesheet_text():
+    return (HERE / "style.css").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _stylesheet():
+    # Parsed once per process; it has no @font-face, so it is not tied to a FontConfiguration.
+    return CSS(string=_stylesheet_text(), url_fetcher=AssetFetcher())
+
+
+def _fs_blob_url(sha256):
+    return f"fs-blob:{sha256}"
+
+
+def _check(kind_name, view_model):
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise ViewModelError(f"unknown document kind {kind_name!r}")
+    if not isinstance(view_model, dict):
+        raise ViewModelError("view_model must be a dict")
+    missing = [key for key in COMMON_REQUIRED + kind.required
+               if view_model.get(key) in (None, "", [], {})]
+    if missing:
+        raise ViewModelError(f"{kind_name} needs {', '.join(missing)}")
+    return kind
+
+
+def _html(kind_name, view_model, *, blob_url, for_browser):
+    kind = _check(kind_name, view_model)
+
+    def blob_src(sha256):
+        sha256 = str(sha256 or "").lower()
+        if not SHA256.fullmatch(sha256):
+            raise ViewModelError(f"not a sha256 blob reference: {sha256!r}")
+        return blob_url(sha256)
+
+    template = _environment().get_template(kind.template)
+    issued = _as_date(view_model["issued_on"])
+    shots = [(hazard, n, sha256)
+             for hazard in view_model.get("hazards") or ()
+             for n, sha256 in enumerate(hazard.get("photo_hashes") or (), start=1)]
+    html = template.render(
+        vm=view_model,
+        kind=kind,
+        shots=shots,
+        title=view_model.get("kind_title") or kind.title,
+        issued_iso=issued.date().isoformat() if isinstance(issued, datetime)
+        else issued.isoformat(),
+        blob_src=blob_src,
+        # A browser gets the stylesheet and the QR code inline; WeasyPrint gets a parsed
+        # stylesheet and fetches the QR code as an image (see qr_png).
+        css=Markup(_stylesheet_text()) if for_browser else None,
+        qr_inline=for_browser,
+    )
+    # Drop the templates' indentation between tags: between inline elements it would print
+    # as stray spaces in Chinese text, and WeasyPrint spends ~4% of a page on those nodes.
+    # User text cannot match: autoescaping turned its < and > into entities.
+    return BETWEEN_TAGS.sub("><", html)
+
+
+def render_html(kind, view_model, *, blob_url=None):
+    """Return the document as one self-contained HTML page (preview, browser printing).
+
+    `blob_url(sha256) -> str` maps photo/signature hashes to URLs the viewer can load;
+    without it they point at the PDF-only ``fs-blob:`` scheme.
+    """
+    return _html(kind, view_model, blob_url=blob_url or _fs_blob_url, for_browser=True)
+
+
+# ---------------------------------------------------------------------------- fetching
+
+class AssetFetcher(URLFetcher):
+    """WeasyPrint URL fetcher that serves only caller-supplied blobs and the QR code."""
+
+    def __init__(self, blob_loader=None, verify_url=None):
+        super().__init__(fail_on_errors=True)
+        self._blob_loader = blob_loader
+        self._verify_url = verify_url
+        # Every failure, kept because WeasyPrint swallows some of them (inside SVG images)
+        # and render() must not return a PDF with a hole in it.
+        self.failures = []
+
+    def fetch(self, url, headers=None):
+        try:
+            return self._fetch(url)
+        except (AssetError, ForbiddenURL) as exc:
+            self.failures.append(str(exc))
+            raise
+
+    def _fetch(self, url):
+        scheme, _, rest = url.partition(":")
+        if url == "fs-qr:verify" and self._verify_url:
+            return URLFetcherResponse(url, qr_png(self._verify_url),
+                                      {"Content-Type": "image/png"})
+        if scheme == "fs-blob" and SHA256.fullmatch(rest) and self._blob_loader:
+            found = self._blob_loader(rest)
+            if found is None:
+                raise AssetError(f"blob {rest} not found")
+            data, mime = found
+            if mime not in IMAGE_TYPES:
+                raise AssetError(f"blob {rest} is {mime!r}, not an image")
+            return URLFetcherResponse(url, data, {"Content-Type": mime})
+        log.warning("refused PDF asset URL %.200r", url)
+        raise ForbiddenURL(f"refused: {url[:200]!r}")
+
+
+# ---------------------------------------------------------------------------- PDF
+
+def _identifier(kind, view_model):
+    canonical = json.dumps([kind, view_model], sort_keys=True, ensure_ascii=False,
+                           default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32].encode()
+
+
+def render(kind, view_model, *, blob_loader=None):
+    """Return the PDF bytes of one document; same view model → byte-identical PDF.
+
+    `blob_loader(sha256) -> (bytes, mime) | None` supplies photos and signatures.
+    :raises ViewModelError: unknown kind, missing required keys, malformed values.
+    :raises AssetError: a referenced blob is missing or an asset URL was refused.
+    """
+    html = _html(kind, view_model, blob_url=_fs_blob_url, for_browser=False)
+    codepoints = frozenset(map(ord, html)) | ASCII | _stylesheet_codepoints()
+    fetcher = AssetFetcher(blob_loader, view_model.get("verify_url"))
+    font_config = fonts.DocumentFonts(codepoints)
+    try:
+        document = HTML(string=html, url_fetcher=fetcher).render(
+            stylesheets=[_stylesheet()], font_config=font_config)
+        pdf = document.write_pdf(pdf_identifier=_identifier(kind, view_model))
+    except FatalURLFetchingError as exc:
+        raise AssetError(str(exc.__cause__ or exc)) from exc.__cause__
+    else:
+        if fetcher.failures:
+            raise AssetError("; ".join(fetcher.failures))
+    finally:
+        font_config.release()
+        _collect_garbage()
+    return pdf
+
+
+_renders = 0
+COLLECT_EVERY = 10
+
+
+def _collect_garbage():
+    """Collect WeasyPrint's reference cycles every few documents, cheaply.
+
+    A full collection walks every tracked object, and WeasyPrint's cffi bindings make that
+    ~50 ms. So the first render moves everything alive by then (modules, bindings, caches)
+    into the permanent generation (gc.freeze); later collections, automatic or these, walk
+    only what was allocated since. Collecting every COLLECT_EVERY documents rather than
+    after each keeps a batch's memory flat (bench/bench_pdf.py) at a tenth of the cost.
+    """
+    global _renders
+    _renders += 1
+    if _renders == 1:
+        gc.collect()
+        gc.freeze()
+    elif _renders % COLLECT_EVERY == 0:
+        gc.collect()
+
+
+@functools.cache
+def _stylesheet_codepoints():
+    """Characters of generated content in style.css (e.g. 第 x 页 共 y 页)."""
+    return frozenset(map(ord, _stylesheet_text()))

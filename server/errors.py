@@ -59,7 +59,8 @@ def register_error_handlers(app):
         data = getattr(err, "data", None) or {}
         if data.get("messages"):
             errors = data["messages"]
-            reason = "invalid_input"
+            if status == 422:
+                reason = "invalid_input"
         headers = {}
         if isinstance(err, MethodNotAllowed) and err.valid_methods:
             headers["Allow"] = ", ".join(err.valid_methods)

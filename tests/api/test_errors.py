@@ -46,8 +46,8 @@ def test_400_malformed_json(login, headers, lang):
     body = resp.get_json()
     # webargs reports the unparsable body under "json"; the shape is the same as any 4xx
     assert resp.status_code == 400 and set(body) == {"code", "status", "message", "reason", "errors"}
-    assert (body["code"], body["status"]) == (400, "Bad Request")
-    assert body["message"] == translate(f"errors.{body['reason']}", lang)
+    assert (body["code"], body["status"], body["reason"]) == (400, "Bad Request", "bad_request")
+    assert body["message"] == translate("errors.bad_request", lang)
     assert body["errors"] == {"json": ["Invalid JSON body."]}
 
 

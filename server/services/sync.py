@@ -23,7 +23,7 @@ from decimal import Decimal
 from marshmallow import fields as ma_fields
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from server.extensions import db
 from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
@@ -117,22 +117,31 @@ def _compile(schema):
             out[key] = value
         return out
 
+    # Plain columns only: pull can feed it Core rows (attribute access by column name).
+    dump_row.needs_orm = any(how == "field" for _, _, how, _ in plan)
     return dump_row
 
 
-def dump(entity: str, row) -> dict:
-    """A row as the phone stores it: the resource's schema, else its columns."""
+def _dumper(entity: str):
     dumper = _dumpers.get(entity)
     if dumper is None:
         schema = _schema(entity)
         dumper = _dumpers[entity] = _compile(schema) if schema is not None else _snapshot_dumper
-    return dumper(row)
+    return dumper
+
+
+def dump(entity: str, row) -> dict:
+    """A row as the phone stores it: the resource's schema, else its columns."""
+    return _dumper(entity)(row)
 
 
 def _snapshot_dumper(row) -> dict:
     data = audit.snapshot(row)
     data.pop("field_versions", None)
     return data
+
+
+_snapshot_dumper.needs_orm = True
 
 
 def payload_sha256(m: dict) -> str:
@@ -450,26 +459,44 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     authorize(actor, "sync.use")
     if cursor < 0:
         raise RuleViolation("sync_bad_cursor")
-    batch = []
+    # First the (server_seq, id) heads of each table, cheap; then full rows only for the page.
+    heads = []
     for entity, model in SYNC_ENTITIES.items():
-        stmt = _scoped(actor, entity, select(model).where(model.server_seq > cursor))
+        stmt = _scoped(actor, entity, select(model.server_seq, model.id).where(model.server_seq > cursor))
         if stmt is None:
             continue
-        rows = db.session.scalars(stmt.order_by(model.server_seq).limit(limit + 1)).all()
-        batch.extend((row.server_seq, entity, row) for row in rows)
-    batch.sort(key=lambda t: t[0])
-    has_more = len(batch) > limit
-    batch = batch[:limit]
-    new_cursor = batch[-1][0] if batch else cursor
+        heads.extend((seq, entity, row_id) for seq, row_id in
+                     db.session.execute(stmt.order_by(model.server_seq).limit(limit + 1)))
+    heads.sort(key=lambda t: t[0])
+    has_more = len(heads) > limit
+    heads = heads[:limit]
+    new_cursor = heads[-1][0] if heads else cursor
     if not has_more:
         # Nothing in scope beyond what we return: move the cursor to the newest committed seq so
         # the next pull does not rescan rows outside this user's scope.
         top = db.session.execute(text("SELECT value FROM change_counter WHERE id = 1")).scalar()
         new_cursor = max(new_cursor, int(top or 0))
-    changes = [{"entity": entity, "id": row.id, "version": row.version, "server_seq": seq,
-                "deleted": row.deleted_at is not None, "data": dump(entity, row)}
-               for seq, entity, row in batch]
+    wanted: dict[str, list[str]] = {}
+    for _, entity, row_id in heads:
+        wanted.setdefault(entity, []).append(row_id)
+    loaded = {}
+    for entity, ids in wanted.items():
+        model = SYNC_ENTITIES[entity]
+        if _dumper(entity).needs_orm:
+            rows = db.session.scalars(select(model).options(defer(model.field_versions)).where(model.id.in_(ids)))
+        else:
+            # Plain columns: Core rows skip the ORM's identity map and per-object bookkeeping.
+            columns = [c for c in model.__table__.columns if c.name != "field_versions"]
+            rows = db.session.execute(select(*columns).where(model.id.in_(ids)))
+        for row in rows:
+            loaded[(entity, row.id)] = row
+    changes = []
+    for seq, entity, row_id in heads:
+        row = loaded[(entity, row_id)]
+        changes.append({"entity": entity, "id": row.id, "version": row.version, "server_seq": seq,
+                        "deleted": row.deleted_at is not None, "data": dump(entity, row)})
     left = _left_scope(actor, cursor, new_cursor)
+    # Read-only: end the transaction now (SQLite holds its write lock until then).
     db.session.rollback()
     return {"cursor": new_cursor, "has_more": has_more, "changes": changes, "left_scope": left}
 

@@ -9,7 +9,10 @@ export function lang() { return current; }
 
 export async function loadLocale(wanted) {
   current = SUPPORTED.includes(wanted) ? wanted : 'zh-CN';
-  messages = await fetchStatic(`/locales/${current}.json`);
+  const early = globalThis.__fsLocale; // started by index.html's head script
+  globalThis.__fsLocale = null;
+  messages = (early && early.lang === current && await early.messages.catch(() => null)) ||
+    await fetchStatic(`/locales/${current}.json`);
   document.documentElement.lang = current;
   return current;
 }

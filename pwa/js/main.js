@@ -142,10 +142,18 @@ async function checkSession() {
   }
 }
 
+/** Start loading the current route's view module now, so it arrives while the locale and
+ * IndexedDB are still opening (render() then finds it already evaluated). */
+function preloadView() {
+  for (const [re, load] of routes) {
+    if (re.test(location.pathname)) { load().catch(() => {}); return; }
+  }
+}
+
 async function boot() {
-  const opening = store.open(); // IndexedDB opens while the locale loads
-  await loadLocale(preferredLanguage());
-  await opening;
+  const opening = store.open(); // IndexedDB opens while the locale loads (both started in index.html)
+  preloadView();
+  await Promise.all([loadLocale(preferredLanguage()), opening.then(restoreSession)]);
   document.title = t('app.name');
   document.getElementById('nav-home').textContent = t('nav.home');
   document.getElementById('nav-venues').textContent = t('nav.venues');
@@ -153,11 +161,9 @@ async function boot() {
   inAppPrompt();
   registerWorker();
   wireLinks();
-  await restoreSession();
   sync.onChange(updateBadge);
   window.addEventListener('firesweep:saved', () => { updateBadge(); sync.soon(); });
-  await updateBadge();
-  await render();
+  await Promise.all([updateBadge(), render()]);
   document.body.dataset.ready = '1';
   performance.mark('firesweep-ready'); // bench/bench_pwa.py reads it
   checkSession().then(() => {

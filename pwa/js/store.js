@@ -33,21 +33,35 @@ let opening = null;
 
 export function open() {
   if (!opening) {
-    opening = new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB_NAME, DB_VERSION);
-      r.onupgradeneeded = (e) => {
-        for (let v = e.oldVersion + 1; v <= DB_VERSION; v++) UPGRADES[v](r.result);
-      };
-      r.onsuccess = () => {
-        const db = r.result;
+    const early = globalThis.__fsDb; // opened by index.html's head script, if the schema already exists
+    globalThis.__fsDb = null;
+    opening = (early || Promise.resolve(null)).then((db) => {
+      if (db && db.version === DB_VERSION) {
         db.onversionchange = () => { db.close(); opening = null; };
-        resolve(db);
-      };
-      r.onerror = () => { opening = null; reject(r.error); };
-      r.onblocked = () => console.warn('IndexedDB upgrade blocked by another tab');
+        return db;
+      }
+      if (db) db.close();
+      return openFresh();
     });
+    opening.catch(() => { opening = null; });
   }
   return opening;
+}
+
+function openFresh() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(DB_NAME, DB_VERSION);
+    r.onupgradeneeded = (e) => {
+      for (let v = e.oldVersion + 1; v <= DB_VERSION; v++) UPGRADES[v](r.result);
+    };
+    r.onsuccess = () => {
+      const db = r.result;
+      db.onversionchange = () => { db.close(); opening = null; };
+      resolve(db);
+    };
+    r.onerror = () => { opening = null; reject(r.error); };
+    r.onblocked = () => console.warn('IndexedDB upgrade blocked by another tab');
+  });
 }
 
 export const req = (r) => new Promise((resolve, reject) => {

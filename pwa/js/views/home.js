@@ -8,8 +8,9 @@ const OPEN_TASK = new Set(['open', 'in_progress']);
 
 export async function home() {
   const day = today();
-  const [tasks, venues, inspections, campaigns, doors, followups] = await Promise.all(
-    ['tasks', 'venues', 'inspections', 'campaigns', 'campaign_doors', 'followups'].map((s) => store.all(s)));
+  const names = ['tasks', 'venues', 'inspections', 'campaigns', 'campaign_doors', 'followups'];
+  const [tasks, venues, inspections, campaigns, doors, followups] = await store.tx(names, 'readonly', (tx) =>
+    Promise.all(names.map((s) => store.req(tx.objectStore(s).getAll())))); // one transaction, not six
   const venue = new Map(venues.map((v) => [v.id, v]));
   const mine = tasks.filter((x) => OPEN_TASK.has(x.status) && (!x.due_date || x.due_date <= day) &&
     (!x.assignee_ids || x.assignee_ids.includes(session.user.id)))

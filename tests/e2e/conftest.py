@@ -13,13 +13,13 @@ import logging
 import os
 import threading
 import pytest
-from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from server import create_app
 from server.extensions import db as _db
 from server.extensions import limiter
 from tests import factories
+from tests.conftest import _wipe
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -110,18 +110,6 @@ def live_server(tmp_path_factory):
     with app.app_context():
         _db.session.remove()
         _db.engine.dispose()
-
-
-def _wipe(app) -> None:
-    with app.app_context():
-        _db.session.remove()
-        tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
-        with _db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))
 
 
 def seed_reference():

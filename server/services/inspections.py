@@ -47,20 +47,9 @@ def local_today(now: datetime | None = None) -> date:
 
 
 def add_working_days(start: date, days: int) -> date:
-    """Working-day arithmetic from server/services/calendar.py (holidays and 调休 included).
+    """Working-day arithmetic from server/services/calendar.py (holidays and 调休 included)."""
+    from server.services.calendar import add_working_days as calendar_add
 
-    Imported lazily: the calendar module is owned elsewhere. Until it exists we fall back to
-    Monday–Friday so nothing breaks, which is wrong around public holidays.
-    """
-    try:
-        from server.services.calendar import add_working_days as calendar_add
-    except ImportError:  # pragma: no cover - only before calendar.py lands
-        current, left = start, days
-        while left > 0:
-            current += timedelta(days=1)
-            if current.weekday() < 5:
-                left -= 1
-        return current
     return calendar_add(start, days)
 
 

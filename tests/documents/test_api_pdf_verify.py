@@ -1,7 +1,6 @@
 """The API around documents: PDF download, listing scope, service records, the public verify page."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import datetime, timezone
 from urllib.parse import unquote
@@ -19,7 +18,6 @@ def issued(world):
     return helpers.issue_complete(world, "deadline_rectification")
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils (pdftotext)")
 def test_downloaded_pdf_names_the_number_and_venue(world, issued, login, tmp_path):
     resp = login("inspector_a").get(f"/api/v1/documents/{issued.id}/pdf")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"

@@ -84,10 +84,9 @@ class LiveServer:
         return any(r.rule == rule for r in self.app.url_map.iter_rules())
 
     def require(self, *rules: str) -> None:
-        """Skip (with the exact reason) when a server piece this test drives has not landed."""
+        """Fail with the exact route when a server piece this test drives is missing."""
         missing = [r for r in rules if not self.has_rule(r)]
-        if missing:
-            pytest.skip("server endpoint not implemented yet: " + ", ".join(missing))
+        assert not missing, "server endpoints missing: " + ", ".join(missing)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Hazards: creation from items, working-day deadlines, and every state transition."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import date, timedelta
 
 import pytest
@@ -223,8 +222,6 @@ def test_immediate_hazard_is_due_the_day_it_is_found(world, open_inspection):
     assert err.value.reason == "hazard_immediate_deadline"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("server.services.calendar") is None,
-                    reason="server/services/calendar.py (holiday calendar) not present")
 def test_deadline_skips_the_national_day_holiday(world):
     # 2025: 1–8 October are holidays; Saturday 11 October is a make-up working day (调休).
     hazard = hazards.create_hazard(world.users["inspector_a"], venue_id=world.venue_a.id, description="灭火器失效",

@@ -2,7 +2,7 @@
 
     python bench/bench_pdf.py                     # cold, warm, Chromium, batch of 1945
     python bench/bench_pdf.py --n 200 --runs 20   # quicker
-    python bench/bench_pdf.py --out docs/BENCHMARKS-pdf.md
+    python bench/bench_pdf.py --out /tmp/pdf-bench.md  # then copy into docs/BENCHMARKS.md
 
 Measures, for the same view model:
 - cold: a new Python process importing server.pdf and rendering one notice;

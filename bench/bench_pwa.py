@@ -4,7 +4,7 @@
     /tmp/probe-venv/bin/python bench/bench_pwa.py size search # some
 
 Runs the real app on 127.0.0.1 (Werkzeug, temp SQLite) and Debian's Chromium, headless.
-Prints one line per figure; docs/BENCHMARKS-pwa.md records a run.
+Prints one line per figure; docs/BENCHMARKS.md records a run.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """PWA benchmarks (issue 5): shell size, offline cold start, local save, venue search, bulk sync.
 
-    /tmp/probe-venv/bin/python bench/bench_pwa.py            # all five
-    /tmp/probe-venv/bin/python bench/bench_pwa.py size search # some
+    .venv/bin/python bench/bench_pwa.py            # all five
+    .venv/bin/python bench/bench_pwa.py size search # some
 
 Runs the real app on 127.0.0.1 (Werkzeug, temp SQLite) and Debian's Chromium, headless.
 Prints one line per figure; docs/BENCHMARKS.md records a run.

@@ -230,19 +230,39 @@ FALLBACK_FILES = (
 )
 
 
+_thread = threading.local()
+
+
+def _font_map():
+    """This thread's Pango font map, created once and kept.
+
+    Why not one per document, as WeasyPrint does: a Pango font map that is created and
+    dropped leaks ~4 KB of native memory each time (measured: 7 MB over 2,000 documents),
+    while giving a long-lived one a new fontconfig config per document leaks nothing.
+    One per thread, because Pango font maps are not thread-safe.
+    """
+    font_map = getattr(_thread, "font_map", None)
+    if font_map is None:
+        from weasyprint.text.ffi import pangoft2
+
+        font_map = _thread.font_map = pangoft2.pango_ft2_font_map_new()
+    return font_map
+
+
 class DocumentFonts(FontConfiguration):
     """A WeasyPrint font configuration with only one document's subset fonts in it.
 
     WeasyPrint's own FontConfiguration loads every system font into a fresh fontconfig
     config for each document; this one starts empty and adds the subsets cut for
-    `codepoints` (plus fallback fonts if the faces miss some of them).
+    `codepoints` (plus fallback fonts if the faces miss some of them), and hands it to this
+    thread's long-lived Pango font map (which drops its caches of the previous document).
     FontConfiguration.__init__ is deliberately not called (it is what loads the system
     fonts); this sets the same attributes, and inherits __del__, which deletes the folder.
     tests/pdf guard these WeasyPrint internals against an upgrade.
     """
 
     def __init__(self, codepoints):
-        from weasyprint.text.ffi import ffi as wffi, gobject, pangoft2
+        from weasyprint.text.ffi import ffi as wffi, pangoft2
 
         ffi, _, _ = _hb()
         fontconfig = _fontconfig()
@@ -267,7 +287,7 @@ class DocumentFonts(FontConfiguration):
                 if not fontconfig.FcConfigAppFontAddFile(config, os.fsencode(path)):
                     raise FontsMissing(f"fontconfig cannot read {path}")
             self._config = wffi.cast("FcConfig *", int(ffi.cast("uintptr_t", config)))
-            self.font_map = wffi.gc(pangoft2.pango_ft2_font_map_new(), gobject.g_object_unref)
+            self.font_map = _font_map()
             pangoft2.pango_fc_font_map_set_config(
                 wffi.cast("PangoFcFontMap *", self.font_map), self._config)
         finally:

@@ -35,11 +35,6 @@ def error_response(status: int, reason: str, message: str, errors: dict | None =
     return resp
 
 
-def _translate_field_errors(messages):
-    """marshmallow messages are English; keep them but never empty."""
-    return messages
-
-
 def register_error_handlers(app):
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):

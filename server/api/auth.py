@@ -1,6 +1,7 @@
 """Login, logout, the current user and the CSRF token."""
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_login import login_user, logout_user
 from flask_smorest import Blueprint
@@ -52,8 +53,7 @@ class Csrf(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [limiter.limit(lambda: __import__("flask").current_app.config["RATELIMIT_LOGIN"],
-                                methods=["POST"])]
+    decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])]
 
     @blp.arguments(LoginSchema)
     @blp.response(200, SessionSchema)

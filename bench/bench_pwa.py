@@ -9,6 +9,7 @@ Prints one line per figure; docs/BENCHMARKS.md records a run.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import statistics
 import sys
@@ -73,25 +74,68 @@ def launch(p, profile: Path):
     return ctx, (ctx.pages[0] if ctx.pages else ctx.new_page())
 
 
-def bench_cold_start(p, server, tmp: Path, runs=5) -> None:
+# "Interactive" (the cold-start figure): from navigation start (performance.timeOrigin) to the
+# `firesweep-ready` mark, which main.js sets once the home screen with today's tasks is in the
+# DOM, the nav labels and the unsynced badge are written and the click handlers are attached.
+# The page is watched only through CDP Runtime.evaluate of this one expression (a few µs each),
+# so no Playwright helper script runs inside the figure (wait_for_function injects ~140 ms of
+# script under a 4x throttle). Browser process launch is not in the figure; it is reported
+# separately as "launch → ready" (wall clock from launching Chromium to the mark).
+READY_EXPR = ("(() => { const m = performance.getEntriesByName('firesweep-ready')[0];"
+              " return m ? [m.startTime, performance.timeOrigin] : null; })()")
+
+
+def cold_profile(p, server, tmp: Path) -> Path:
+    """A browser profile logged in as inspector_a with the worker installed and reference data synced."""
     profile = tmp / "cold-profile"
     ctx, page = launch(p, profile)
     phone.login(page, server.url, "inspector_a", factories.PASSWORD)
     phone.wait_worker(page)
     phone.wait_synced_reference(page, leases=False)
     ctx.close()
-    times = []
+    return profile
+
+
+def wait_ready_cdp(page, cdp, timeout=30.0) -> list[float]:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            got = cdp.send("Runtime.evaluate", {"expression": READY_EXPR, "returnByValue": True})
+            value = got.get("result", {}).get("value")
+            if value:
+                return value
+        except Exception:  # noqa: BLE001 — the context is being replaced during the navigation
+            pass
+        page.wait_for_timeout(20)
+    raise TimeoutError("firesweep-ready mark not seen")
+
+
+def open_offline_cold(p, server, profile: Path, before_navigation=None, rate=4):
+    """Launch Chromium on the profile, cut the network, throttle, open the app; returns the figures."""
+    t_launch = time.time()
+    ctx, page = launch(p, profile)
+    phone.cut_network(ctx)
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+    if before_navigation:
+        before_navigation(cdp)
+    page.goto(server.url + "/", wait_until="commit")
+    ready, origin = wait_ready_cdp(page, cdp)
+    return ctx, page, cdp, {"ready": ready, "launch_to_ready": origin + ready - t_launch * 1000}
+
+
+def bench_cold_start(p, server, tmp: Path, runs=5) -> None:
+    profile = cold_profile(p, server, tmp)
+    times, launched = [], []
     for _ in range(runs):
-        ctx, page = launch(p, profile)
-        phone.cut_network(ctx)
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
-        page.goto(server.url + "/")
-        phone.wait_ready(page)
-        times.append(page.evaluate("performance.getEntriesByName('firesweep-ready')[0].startTime"))
+        ctx, page, cdp, res = open_offline_cold(p, server, profile)
+        times.append(res["ready"])
+        launched.append(res["launch_to_ready"])
         ctx.close()
-    print(f"offline cold start to interactive (4x CPU throttle, new browser process each run): median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms over {runs} runs  [target <= 1000 ms]")
+    print(f"offline cold start to interactive (4x CPU throttle, new browser process each run; navigation start → ready): "
+          f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms over {runs} runs "
+          f"[{', '.join(f'{t:.0f}' for t in times)}]  [target <= 1000 ms]")
+    print(f"  same runs, Chromium launch → ready (wall clock, not the target figure): median {statistics.median(launched):.0f} ms")
     # The browser engine already running (as on a phone), the app's tab opened fresh each run.
     ctx, first = launch(p, profile)
     phone.cut_network(ctx)
@@ -102,13 +146,12 @@ def bench_cold_start(p, server, tmp: Path, runs=5) -> None:
         page = ctx.new_page()
         cdp = ctx.new_cdp_session(page)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
-        page.goto(server.url + "/")
-        phone.wait_ready(page)
-        times.append(page.evaluate("performance.getEntriesByName('firesweep-ready')[0].startTime"))
+        page.goto(server.url + "/", wait_until="commit")
+        times.append(wait_ready_cdp(page, cdp)[0])
         page.close()
     ctx.close()
     print(f"offline start to interactive in a new tab, engine running (4x CPU throttle): median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms over {runs} runs  [target <= 1000 ms]")
+          f"max {max(times):.0f} ms over {runs} runs [{', '.join(f'{t:.0f}' for t in times)}]  [target <= 1000 ms]")
 
 
 def bench_save_and_search(p, server, info, tmp: Path) -> None:
@@ -163,8 +206,10 @@ def bench_save_and_search(p, server, info, tmp: Path) -> None:
 
 
 def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> None:
+    from bench.wsgi_timing import RequestTimer
     from server.models import Blob, Inspection, ItemResult
 
+    timer = server.app.wsgi_app = RequestTimer(server.app.wsgi_app)
     ctx, page = launch(p, tmp / "sync-profile")
     phone.login(page, server.url, "inspector_a", factories.PASSWORD)
     phone.wait_synced_reference(page, leases=False)
@@ -197,11 +242,13 @@ def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> No
       }
       return { queued: await store.count('outbox'), bytes };
     }""", [inspections, photos_each, info["venue"], info["a2"]])
+    load_before = os.getloadavg()[0]
     phone.restore_network(ctx)
     t0 = time.perf_counter()
     page.evaluate("import('/js/sync.js').then((s) => s.syncNow('bench'))")
     phone.wait_outbox_empty(page, timeout=600000)
-    elapsed = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    elapsed = t1 - t0
     with server.app.app_context():
         n_insp = db.session.query(Inspection).count()
         n_items = db.session.query(ItemResult).count()
@@ -209,7 +256,9 @@ def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> No
     attention = phone.evaluate(page, "return (await s.all('attention')).length;")
     print(f"sync of {inspections} queued inspections with {inspections * photos_each} photos "
           f"({made['queued']} mutations, {made['bytes'] / 1048576:.1f} MB of 1600x1200 JPEG) over loopback: {elapsed:.1f} s; "
-          f"server then holds {n_insp} inspections, {n_items} item results, {n_blobs} blobs; needs-attention {attention}  [target <= 60 s]")
+          f"server then holds {n_insp} inspections, {n_items} item results, {n_blobs} blobs; needs-attention {attention}  [target <= 60 s]"
+          f"  (load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after)")
+    print("\n".join(timer.report(t0, t1)))
     ctx.close()
 
 

@@ -59,9 +59,7 @@ class ForbiddenURL(ValueError):
 # ---------------------------------------------------------------------------- formatting
 
 def _as_date(value):
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
+    if isinstance(value, date):  # datetime included
         return value
     try:
         return datetime.fromisoformat(str(value))
@@ -82,8 +80,8 @@ def cn_datetime(value):
     if not value:
         return ""
     d = _as_date(value)
-    if not isinstance(d, datetime) or (isinstance(value, str) and "T" not in value
-                                       and " " not in value.strip()):
+    has_time = isinstance(d, datetime) and not (isinstance(value, str) and len(value) <= 10)
+    if not has_time:
         return cn_date(d)
     return f"{d.year}年{d.month}月{d.day}日{d.hour}时{d.minute:02d}分"
 
@@ -179,11 +177,17 @@ def citation(basis):
     return out
 
 
+# segno scores all eight mask patterns in pure Python to pick one (~7 ms, 7% of a page);
+# readers decode any of them, so one is fixed. zbarimg read all of 40 printed test notices
+# (docs/BENCHMARKS.md, PDF rendering); tests/pdf check the printed matrix encodes verify_url.
+QR_MASK = 4
+
+
 def qr_svg(url):
     """The verify URL as an inline SVG QR code, for HTML (browsers draw SVG cheaply)."""
     if not url:
         return ""
-    qr = segno.make(str(url), error="m", micro=False)
+    qr = segno.make(str(url), error="m", micro=False, mask=QR_MASK)
     # segno's markup holds only path data, never the URL text: safe to mark as markup.
     return Markup(qr.svg_inline(border=0, omitsize=True, dark="#000"))
 
@@ -198,7 +202,8 @@ def qr_png(url):
     so it prints as crisply as the vector.
     """
     buf = io.BytesIO()
-    segno.make(str(url), error="m", micro=False).save(buf, kind="png", scale=1, border=0)
+    qr = segno.make(str(url), error="m", micro=False, mask=QR_MASK)
+    qr.save(buf, kind="png", scale=1, border=0)
     return buf.getvalue()
 
 
@@ -212,6 +217,7 @@ def _environment():
         undefined=ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; no stat() per render
     )
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_int=cn_int,
                        rmb_upper=rmb_upper, yuan=yuan, citation=citation)

@@ -1,6 +1,7 @@
 """Reading PDFs back in tests: poppler-utils (pdftotext, pdffonts, pdfinfo, pdfimages) and
 a look into content streams."""
 
+import os
 import re
 import subprocess
 import tempfile
@@ -38,6 +39,23 @@ def info(pdf):
         key, _, value = line.partition(":")
         out[key.strip()] = value.strip()
     return out
+
+
+def images(pdf):
+    """The PDF's images as PIL images (pdfimages -png)."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/doc.pdf"
+        with open(path, "wb") as f:
+            f.write(pdf)
+        subprocess.run(["pdfimages", "-png", path, f"{folder}/img"], check=True, timeout=60)
+        out = []
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".png"):
+                with Image.open(f"{folder}/{name}") as image:
+                    out.append(image.copy())
+        return out
 
 
 def image_count(pdf):

@@ -96,3 +96,24 @@ def test_pdf_dates_and_id_come_from_the_view_model(rendered):
     other = render("deadline_rectification", vm)
     assert first != other
     assert first.split(b"/ID [")[1][:70] != other.split(b"/ID [")[1][:70]
+
+
+def test_qr_code_in_the_pdf_encodes_the_verify_url(rendered):
+    import segno
+
+    url = samples.view_model("deadline_rectification")["verify_url"]
+    expected = segno.make(url, error="m", micro=False, mask=render_module.QR_MASK).matrix
+    (qr,) = [im for im in poppler.images(rendered("deadline_rectification"))
+             if im.size == (len(expected), len(expected))]
+    pixels = qr.convert("1").load()
+    dark = [[pixels[x, y] == 0 for x in range(qr.width)] for y in range(qr.height)]
+    assert dark == [[bool(module) for module in row] for row in expected]
+
+
+def test_renders_in_parallel_threads_match_sequential_ones(rendered):
+    from concurrent.futures import ThreadPoolExecutor
+
+    kinds = ["deadline_rectification", "penalty_decision"] * 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pdfs = list(pool.map(lambda kind: render(kind, samples.view_model(kind)), kinds))
+    assert pdfs == [rendered(kind) for kind in kinds]

@@ -8,7 +8,8 @@ Measures, for the same view model:
 - cold: a new Python process importing server.pdf and rendering one notice;
 - warm: median/p90 wall and CPU time per notice in one process, PDF size, peak RSS;
 - Chromium: the same HTML (render_html) printed by headless Chromium (page.pdf) through
-  Playwright, warm median wall time and PDF size;
+  Playwright, warm median wall time, CPU of all its processes and PDF size; WeasyPrint and
+  Chromium alternate notice by notice, so a busy machine slows both alike;
 - batch: N notices (default 1945, the brigade's yearly count), total time and RSS sampled
   every 100 documents, to show memory stays flat.
 Prints a markdown table; --out also writes it, with the command and the machine's load.
@@ -88,25 +89,6 @@ def measure_cold(repeats):
     return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
 
 
-def measure_warm(runs):
-    from server.pdf import render
-
-    for serial in range(1, 4):  # warm-up: imports, font location, first gc.freeze
-        render(KIND, view_model(serial))
-    walls, cpus = [], []
-    for serial in range(10, 10 + runs):
-        vm = view_model(serial)
-        wall, cpu = time.perf_counter(), time.process_time()
-        pdf = render(KIND, vm)
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    walls.sort()
-    sizes = [len(render(KIND, view_model(s))) for s in range(len(PARTIES))]
-    return {"wall": statistics.median(walls), "p90": walls[int(len(walls) * 0.9) - 1],
-            "cpu": statistics.median(cpus), "size": max(sizes), "size_min": min(sizes),
-            "rss_peak": rss_mib()[1]}
-
-
 def chromium_cpu_seconds():
     """CPU time used so far by every Chromium process (browser, renderer, GPU, utility)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -122,31 +104,67 @@ def chromium_cpu_seconds():
     return total / ticks
 
 
-def measure_chromium(runs):
-    from playwright.sync_api import sync_playwright
+class Chromium:
+    """Headless Chromium printing render_html() output, one reused page (its best case)."""
 
-    from server.pdf import render_html
+    def __enter__(self):
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        from server.pdf import render_html
 
-        def print_one(serial):
-            page.set_content(render_html(KIND, view_model(serial)), wait_until="load")
-            return page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+        self._render_html = render_html
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        self._page = self._browser.new_page()
+        return self
 
-        for serial in range(1, 4):
-            print_one(serial)
-        walls, sizes = [], []
-        cpu = chromium_cpu_seconds()
+    def print(self, serial):
+        self._page.set_content(self._render_html(KIND, view_model(serial)), wait_until="load")
+        return self._page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+
+    def __exit__(self, *exc):
+        self._browser.close()
+        self._playwright.stop()
+
+
+def measure_warm(runs, with_chromium):
+    """Warm timings; WeasyPrint and Chromium alternate per notice, so both see the same load."""
+    from server.pdf import render
+
+    chromium = Chromium().__enter__() if with_chromium else None
+    try:
+        for serial in range(1, 4):  # warm-up: imports, font location, first gc.freeze
+            render(KIND, view_model(serial))
+            if chromium:
+                chromium.print(serial)
+        ours, theirs = {"wall": [], "cpu": []}, {"wall": [], "cpu": [], "size": []}
         for serial in range(10, 10 + runs):
-            start = time.perf_counter()
-            pdf = print_one(serial)
-            walls.append(time.perf_counter() - start)
-            sizes.append(len(pdf))
-        cpu = (chromium_cpu_seconds() - cpu) / runs
-        browser.close()
-    return {"wall": statistics.median(walls), "size": max(sizes), "cpu": cpu}
+            vm = view_model(serial)
+            wall, cpu = time.perf_counter(), time.process_time()
+            render(KIND, vm)
+            ours["wall"].append(time.perf_counter() - wall)
+            ours["cpu"].append(time.process_time() - cpu)
+            if chromium:
+                wall, cpu = time.perf_counter(), chromium_cpu_seconds()
+                pdf = chromium.print(serial)
+                theirs["wall"].append(time.perf_counter() - wall)
+                theirs["cpu"].append(chromium_cpu_seconds() - cpu)
+                theirs["size"].append(len(pdf))
+    finally:
+        if chromium:
+            chromium.__exit__()
+    walls = sorted(ours["wall"])
+    sizes = [len(render(KIND, view_model(s))) for s in range(len(PARTIES))]
+    warm = {"wall": statistics.median(walls), "p90": walls[int(len(walls) * 0.9) - 1],
+            "cpu": statistics.median(ours["cpu"]), "size": max(sizes), "size_min": min(sizes),
+            "rss_peak": rss_mib()[1]}
+    other = None
+    if chromium:
+        # Chromium's CPU ticks are 10 ms coarse: the mean over the runs, not the median.
+        other = {"wall": statistics.median(theirs["wall"]), "size": max(theirs["size"]),
+                 "cpu": sum(theirs["cpu"]) / runs}
+    return warm, other
 
 
 def measure_batch(n):
@@ -214,8 +232,7 @@ def main():
 
     load_before = os.getloadavg()
     cold = measure_cold(args.cold) if args.cold else None
-    warm = measure_warm(args.runs)
-    chromium = None if args.no_chromium else measure_chromium(args.runs)
+    warm, chromium = measure_warm(args.runs, with_chromium=not args.no_chromium)
     batch = measure_batch(args.n) if args.n else None
     load_after = os.getloadavg()
 

@@ -65,7 +65,35 @@ def _sanitise_svg(data: bytes) -> bytes:
     return data
 
 
+def _thumb_size(width: int, height: int) -> tuple[int, int]:
+    scale = THUMB_EDGE / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _thumbnail(img: Image.Image) -> bytes:
+    """A JPEG of at most THUMB_EDGE px from the already decoded, already oriented image.
+
+    `reducing_gap=1.0` lets Pillow box-average by the largest whole factor first (cheap, and a
+    proper low-pass) and resample only the last step, instead of resampling from full size.
+    """
+    small = img.resize(_thumb_size(*img.size), Image.Resampling.BICUBIC, reducing_gap=1.0)
+    if small.mode in ("RGBA", "LA", "PA") or (small.mode == "P" and "transparency" in small.info):
+        # Transparent signatures: flatten onto white (a plain convert would turn them black).
+        small = small.convert("RGBA")
+        flat = Image.new("RGB", small.size, (255, 255, 255))
+        flat.paste(small, mask=small.getchannel("A"))
+        small = flat
+    elif small.mode != "RGB":
+        small = small.convert("RGB")
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
 def _reencode(data: bytes) -> tuple[bytes, str, int, int, bytes]:
+    """Decode once; orient the pixels; encode without metadata; thumbnail from the same pixels."""
     try:
         img = Image.open(io.BytesIO(data))
         fmt = img.format
@@ -74,20 +102,21 @@ def _reencode(data: bytes) -> tuple[bytes, str, int, int, bytes]:
         img.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError):
         raise RuleViolation("blob_bad_type") from None
-    img = ImageOps.exif_transpose(img)
+    # In place: no full-size copy when the orientation is already upright (the usual case).
+    ImageOps.exif_transpose(img, in_place=True)
+    # Pillow's writers take EXIF/XMP only from save() arguments (none are passed), but copy a
+    # JPEG comment and a PNG ICC profile from img.info: keep only what the pixels need.
+    img.info = {k: v for k, v in img.info.items() if k == "transparency"}
     out = io.BytesIO()
     if fmt == "JPEG":
-        img = img.convert("RGB")
+        if img.mode != "RGB":
+            img = img.convert("RGB")
         img.save(out, "JPEG", quality=88, optimize=True)
     elif fmt == "PNG":
         img.save(out, "PNG", optimize=False)
     else:
         img.save(out, "WEBP", quality=88)
-    thumb = img.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
-    tout = io.BytesIO()
-    thumb.convert("RGB").save(tout, "JPEG", quality=80)
-    return out.getvalue(), RASTER[fmt], img.width, img.height, tout.getvalue()
+    return out.getvalue(), RASTER[fmt], img.width, img.height, _thumbnail(img)
 
 
 def store(actor, sha256: str, stream, *, storage, max_bytes: int) -> tuple[Blob, bool]:

@@ -109,3 +109,55 @@ def test_owner_cannot_read_other_venues_photos(login):
     put(login("inspector_a"), data)
     owner = login("owner_a")
     assert owner.get(f"/api/v1/blobs/{sha(data)}").status_code == 404
+
+
+def test_thumbnail_is_320px_and_upright(login):
+    c = login("inspector_a")
+    data = jpeg_bytes(size=(1600, 1200))  # EXIF orientation 6: displays as 1200 × 1600
+    put(c, data)
+    thumb = Image.open(io.BytesIO(c.get(f"/api/v1/blobs/{sha(data)}/thumb").data))
+    assert thumb.format == "JPEG"
+    assert thumb.size == (240, 320)
+    assert 0x0112 not in thumb.getexif()
+
+
+def test_jpeg_comment_is_dropped(login):
+    c = login("inspector_a")
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(out, "JPEG", comment=b"owner phone 13800000000")
+    data = out.getvalue()
+    assert put(c, data).status_code == 201
+    stored = c.get(f"/api/v1/blobs/{sha(data)}").data
+    assert b"13800000000" not in stored
+    assert "comment" not in Image.open(io.BytesIO(stored)).info
+
+
+def test_png_metadata_is_dropped(login):
+    from PIL import ImageCms, PngImagePlugin
+
+    c = login("inspector_a")
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "SecretPhoneMaker")
+    out = io.BytesIO()
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (40, 30), (0, 200, 0)).save(out, "PNG", pnginfo=text, icc_profile=icc)
+    data = out.getvalue()
+    assert put(c, data, ctype="image/png").status_code == 201
+    stored = Image.open(io.BytesIO(c.get(f"/api/v1/blobs/{sha(data)}").data))
+    assert stored.size == (40, 30)
+    assert "Author" not in stored.info and "icc_profile" not in stored.info
+
+
+def test_transparent_signature_thumbnail_is_ink_on_white(login):
+    c = login("inspector_a")
+    sig = Image.new("RGBA", (400, 200), (0, 0, 0, 0))  # a canvas export: transparent background
+    sig.paste((0, 0, 0, 255), (50, 90, 350, 110))      # one black stroke
+    out = io.BytesIO()
+    sig.save(out, "PNG")
+    data = out.getvalue()
+    assert put(c, data, ctype="image/png").status_code == 201
+    stored = Image.open(io.BytesIO(c.get(f"/api/v1/blobs/{sha(data)}").data))
+    assert stored.mode == "RGBA" and stored.getpixel((5, 5))[3] == 0  # the stored PNG keeps its alpha
+    thumb = Image.open(io.BytesIO(c.get(f"/api/v1/blobs/{sha(data)}/thumb").data)).convert("L")
+    assert thumb.size == (320, 160)
+    assert thumb.getpixel((5, 5)) > 240 and thumb.getpixel((160, 80)) < 40

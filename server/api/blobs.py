@@ -1,12 +1,12 @@
-"""Photos and signatures by SHA-256: HEAD to ask, PUT to upload, GET to read."""
+"""Photos and signatures by SHA-256: HEAD (or POST /missing for many) to ask, PUT to upload, GET to read."""
 from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from server.api.common import OutSchema, require_user
+from server.api.common import OutSchema, StrictSchema, require_user
 from server.services import blobs
 from server.services.errors import BadInput, NotFound, RuleViolation
 from server.storage import get_storage, valid_key
@@ -21,6 +21,28 @@ class BlobSchema(OutSchema):
     size = fields.Integer()
     width = fields.Integer(allow_none=True)
     height = fields.Integer(allow_none=True)
+
+
+class MissingQuerySchema(StrictSchema):
+    hashes = fields.List(fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True,
+                         validate=validate.Length(max=blobs.MISSING_MAX))
+
+
+class MissingSchema(OutSchema):
+    missing = fields.List(fields.String())
+
+
+@blp.route("/missing")
+class BlobsMissing(MethodView):
+    @blp.arguments(MissingQuerySchema)
+    @blp.response(200, MissingSchema)
+    def post(self, args):
+        """Which of these SHA-256 names (at most 500) the server lacks — one question per sync batch.
+
+        The answer keeps the order asked; the phone PUTs exactly those. Same meaning as a HEAD per
+        hash (404 = listed here), without a round trip per photo.
+        """
+        return {"missing": blobs.missing(require_user(), args["hashes"])}
 
 
 def _key(sha256: str) -> str:

@@ -161,3 +161,37 @@ def test_transparent_signature_thumbnail_is_ink_on_white(login):
     thumb = Image.open(io.BytesIO(c.get(f"/api/v1/blobs/{sha(data)}/thumb").data)).convert("L")
     assert thumb.size == (320, 160)
     assert thumb.getpixel((5, 5)) > 240 and thumb.getpixel((160, 80)) < 40
+
+
+def test_missing_lists_only_hashes_the_server_lacks_in_the_order_asked(login):
+    c = login("inspector_a")
+    held, other = jpeg_bytes((1, 2, 3)), jpeg_bytes((4, 5, 6))
+    put(c, held)
+    unknown = [sha(b"never uploaded %d" % i) for i in range(3)]
+    asked = [unknown[0], sha(held), unknown[1], unknown[0], sha(other), unknown[2]]
+    resp = c.post("/api/v1/blobs/missing", json={"hashes": asked})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json() == {"missing": [unknown[0], unknown[1], sha(other), unknown[2]]}
+    assert c.post("/api/v1/blobs/missing", json={"hashes": []}).get_json() == {"missing": []}
+
+
+@pytest.mark.parametrize("username", ["admin", "supervisor_a", "inspector_a", "owner_a"])
+def test_every_role_that_may_upload_may_ask_what_is_missing(login, username):
+    resp = login(username).post("/api/v1/blobs/missing", json={"hashes": [sha(b"x")]})
+    assert resp.status_code == 200 and resp.get_json() == {"missing": [sha(b"x")]}
+
+
+def test_missing_needs_login(client, world):
+    resp = client.post("/api/v1/blobs/missing", json={"hashes": [sha(b"x")]})
+    assert resp.status_code == 401 and resp.get_json()["reason"] == "login_required"
+
+
+@pytest.mark.parametrize("body", [
+    {"hashes": ["not-a-hash"]},
+    {"hashes": [sha(b"%d" % i) for i in range(501)]},
+    {},
+    {"hashes": [], "extra": 1},
+])
+def test_missing_refuses_bad_questions(login, body):
+    resp = login("inspector_a").post("/api/v1/blobs/missing", json=body)
+    assert resp.status_code == 422 and resp.get_json()["reason"] == "invalid_input"

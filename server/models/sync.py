@@ -111,8 +111,40 @@ def _syncable(obj) -> bool:
     return getattr(type(obj), "__syncable__", False)
 
 
+class SeqAllocator:
+    """Sequence numbers for a transaction that already holds the counter's row lock.
+
+    A sync push locks the counter once at its start and keeps the lock until it commits, so
+    no other transaction can take a number in between: it hands the numbers out in memory and
+    writes the counter back once (`store`) instead of one UPDATE per flush. Commit order is
+    unchanged. `mark`/`reset` undo the numbers of a rolled-back savepoint, so there are no gaps.
+    """
+
+    def __init__(self, value: int):
+        self.start = self.value = value
+
+    def take(self, n: int) -> int:
+        first = self.value + 1
+        self.value += n
+        return first
+
+    def mark(self) -> int:
+        return self.value
+
+    def reset(self, mark: int) -> None:
+        self.value = mark
+
+    def store(self, session: Session) -> None:
+        if self.value != self.start:
+            session.execute(text("UPDATE change_counter SET value = :v WHERE id = 1"), {"v": self.value})
+            self.start = self.value
+
+
 def take_server_seqs(session: Session, n: int) -> int:
     """Reserve n sequence numbers under the counter's row lock; returns the first."""
+    allocator = session.info.get("seq_allocator")
+    if allocator is not None:
+        return allocator.take(n)
     row = session.execute(
         text("UPDATE change_counter SET value = value + :n WHERE id = 1 RETURNING value"), {"n": n}
     ).first()

@@ -4,10 +4,13 @@ Precedence for a day: an admin's CalendarOverride, then the State Council schedu
 the `chinese_calendar` package (chinesecalendar), then — for a year neither covers — plain
 weekends. That last case is a guess, so `calendar_coverage()` and the API say which years are
 official. Nothing is cached across calls: an override takes effect on the next call. Within one
-call the overrides of each year touched are read once (`WorkCalendar`).
+call the overrides of each year touched are read once (`WorkCalendar`), and within a
+`shared_calendar()` block (one sync push: one transaction) all calls share one `WorkCalendar`.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import metadata
@@ -120,19 +123,37 @@ class WorkCalendar:
         return count
 
 
+_shared: ContextVar[WorkCalendar | None] = ContextVar("shared_calendar", default=None)
+
+
+@contextmanager
+def shared_calendar():
+    """One `WorkCalendar` for every call inside the block (a sync push computes a deadline per
+    hazard; reading the year's overrides once per batch instead of once per hazard)."""
+    token = _shared.set(WorkCalendar())
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def _calendar() -> WorkCalendar:
+    return _shared.get() or WorkCalendar()
+
+
 def is_workday(day: date) -> bool:
     """True if `day` is a working day (make-up Saturdays/Sundays included)."""
-    return WorkCalendar().is_workday(_plain_date(day))
+    return _calendar().is_workday(_plain_date(day))
 
 
 def add_working_days(day: date, n: int) -> date:
     """The date n working days after `day` (`day` itself not counted); n = 0 gives `day`."""
-    return WorkCalendar().add_working_days(_plain_date(day), n)
+    return _calendar().add_working_days(_plain_date(day), n)
 
 
 def working_days_between(a: date, b: date) -> int:
     """Working days in (a, b]; negative when b is before a, so swapping the dates flips the sign."""
-    return WorkCalendar().working_days_between(_plain_date(a), _plain_date(b))
+    return _calendar().working_days_between(_plain_date(a), _plain_date(b))
 
 
 def _all_covered(cal: WorkCalendar, a: date, b: date) -> bool:

@@ -27,8 +27,8 @@ from server.models.base import utcnow
 from server.services import access, audit
 from server.services.errors import BadInput, Forbidden, RuleViolation
 from server.services.inspections import (add_working_days, check_new_id, coerce_fields, get_inspection,
-                                         get_live, get_venue, hash_list, local_today, reject_fields,
-                                         require_keys, template_item)
+                                         get_live, get_venue, hash_list, local_today, pending_rows,
+                                         reading_without_flush, reject_fields, require_keys, template_item)
 from server.services.registry import sync_handler
 
 # action → (states it may start from, state it leads to, policy actions any of which allows it)
@@ -142,9 +142,16 @@ def create_hazard(actor, *, description=None, venue_id=None, inspection_id=None,
         if inspection is None:
             raise RuleViolation("hazard_item_needs_inspection")
         item = template_item(inspection, item_code)
-        result = db.session.scalar(select(ItemResult.result).where(
-            ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code,
-            ItemResult.deleted_at.is_(None)))
+        # This batch's unflushed item results in memory, so the query needs no flush.
+        pending = [r.result for r in pending_rows(ItemResult) if r.inspection_id == inspection.id
+                   and r.item_code == item_code and r.deleted_at is None]
+        if pending:
+            result = pending[0]
+        else:
+            with reading_without_flush(ItemResult):
+                result = db.session.scalar(select(ItemResult.result).where(
+                    ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code,
+                    ItemResult.deleted_at.is_(None)))
         if result is not None and result != "fail":
             raise RuleViolation("hazard_item_not_failed", code=item_code)
     if item is not None:
@@ -175,8 +182,7 @@ def create_hazard(actor, *, description=None, venue_id=None, inspection_id=None,
         created_by_id=getattr(actor, "id", None),
     )
     db.session.add(hazard)
-    db.session.flush()
-    audit.record(actor, "hazard.create", "hazard", hazard.id, after=audit.snapshot(hazard))
+    audit.record_created(actor, "hazard.create", "hazard", hazard)
     if commit:
         db.session.commit()
     return hazard

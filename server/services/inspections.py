@@ -16,6 +16,7 @@ by the other field-work services (hazards, campaigns, tasks).
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Date as SADate
@@ -119,6 +120,41 @@ def check_version(row, version) -> None:
         raise Conflict("stale_version", version=row.version)
 
 
+def find_row(model, row_id):
+    """`db.session.get`, without the SELECT for an id a sync batch already found absent.
+
+    A sync push looks up the ids of all its creates in one query per table and leaves the
+    absent ones in `session.info["known_absent"]`; such a row can only be in this session
+    (created earlier in the batch), so the identity map and the pending rows are enough.
+    """
+    session = db.session
+    absent = session.info.get("known_absent")
+    if absent is not None and (model, row_id) in absent:
+        row = session.identity_map.get(session.identity_key(model, row_id))
+        if row is not None:
+            return row
+        if not any(type(o) is model and o.id == row_id for o in session.new):
+            return None
+    return session.get(model, row_id)
+
+
+def pending_rows(model):
+    """Rows of `model` added to the session and not flushed yet."""
+    return [o for o in db.session.new if type(o) is model]
+
+
+def reading_without_flush(model):
+    """Context for a query on `model` whose caller checks the unflushed new rows itself.
+
+    Autoflush would write every pending row of the batch just to run the query; it is only
+    skipped when no loaded `model` row has unflushed changes, so the answer stays the same.
+    """
+    session = db.session
+    if any(type(o) is model for o in session.dirty) or any(type(o) is model for o in session.deleted):
+        return nullcontext()
+    return session.no_autoflush
+
+
 def get_venue(venue_id) -> Venue:
     venue = db.session.get(Venue, venue_id) if venue_id else None
     if venue is None or venue.deleted_at is not None:
@@ -127,7 +163,7 @@ def get_venue(venue_id) -> Venue:
 
 
 def get_live(model, row_id, reason: str):
-    row = db.session.get(model, row_id) if row_id else None
+    row = find_row(model, row_id) if row_id else None
     if row is None or row.deleted_at is not None:
         raise NotFound(reason, id=row_id)
     return row
@@ -139,7 +175,7 @@ def check_new_id(model, row_id) -> None:
         return
     if not isinstance(row_id, str) or not 8 <= len(row_id) <= 36:
         raise BadInput("field_value_invalid", fields={"id": ["bad id"]}, field="id")
-    if db.session.get(model, row_id) is not None:
+    if find_row(model, row_id) is not None:
         raise Conflict("id_taken", id=row_id)
 
 
@@ -305,8 +341,7 @@ def start_inspection(actor, *, venue_id, inspector_ids=(), kind="routine", campa
         _link_task(inspection, task_id, inspectors)
     elif task_id is not None:
         raise RuleViolation("addendum_no_task")
-    db.session.flush()
-    audit.record(actor, "inspection.create", "inspection", inspection.id, after=_audit_view(inspection))
+    audit.record_created(actor, "inspection.create", "inspection", inspection, view=_audit_view)
     if commit:
         db.session.commit()
     return inspection
@@ -475,16 +510,19 @@ def record_item_result(actor, *, inspection_id, item_code, result, note=None, ph
         raise BadInput("field_value_invalid", fields={"item_code": ["1–32 characters"]}, field="item_code")
     check_new_id(ItemResult, id)
     item = template_item(inspection, item_code)
-    exists = db.session.scalar(select(func.count()).select_from(ItemResult).where(
-        ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code))
+    # Rows of this batch not flushed yet are checked in memory, so the query needs no flush.
+    exists = any(r.inspection_id == inspection.id and r.item_code == item_code for r in pending_rows(ItemResult))
+    if not exists:
+        with reading_without_flush(ItemResult):
+            exists = db.session.scalar(select(func.count()).select_from(ItemResult).where(
+                ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code))
     if exists:
         raise Conflict("item_result_exists", code=item_code)
     row = ItemResult(id=id, inspection_id=inspection.id, item_code=item_code,
                      item_id=item.id if item is not None else item_id, result=result, note=note,
                      photo_hashes=hash_list(photo_hashes))
     db.session.add(row)
-    db.session.flush()
-    audit.record(actor, "item_result.create", "item_result", row.id, after=audit.snapshot(row))
+    audit.record_created(actor, "item_result.create", "item_result", row)
     if commit:
         db.session.commit()
     return row

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from marshmallow import fields as ma_fields
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -30,7 +30,10 @@ from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, 
                            Hazard, HazardEvidence, Inspection, ItemResult, ProcessedMutation, ScopeExit,
                            ServiceRecord, Venue, campaign_areas)
 from server.models.base import utcnow
+from server.models.sync import SeqAllocator
 from server.services import audit
+from server.services.calendar import shared_calendar
+from server.services.inspections import find_row
 from server.services.access import OWNER, authorize, owner_venue_ids, scope_area_ids, venue_scope_clause
 from server.services.errors import DomainError, Forbidden, NotFound, RuleViolation
 from server.services.registry import load_handlers
@@ -191,38 +194,63 @@ def push(actor, *, device_id: str, schema_version: int, mutations: list[dict]) -
     raise AssertionError("unreachable")
 
 
-def _lock_counter() -> None:
+def _lock_counter() -> int:
+    """Take the change counter's row lock for the rest of the transaction; returns its value."""
     row = db.session.execute(text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")).first()
     if row is None:
         db.session.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
+        return 0
+    return int(row[0])
+
+
+# Creates whose services read only through queries (autoflush) or check this batch's unflushed
+# rows themselves, so several can run in one savepoint with one flush (see _judge_group).
+GROUPABLE_CREATES = frozenset({"inspection", "item_result", "hazard"})
+MAX_GROUP = 100
 
 
 def _push_once(actor, device_id, mutations, handlers) -> dict:
-    _lock_counter()
-    device = db.session.get(Device, device_id)
-    if device is None:
-        device = Device(id=device_id, user_id=actor.id, max_seq=0, missing_seqs=[])
-        db.session.add(device)
-    device.user_id = actor.id
-    device.last_seen_at = utcnow()
-    batch = _Batch(mutations)
+    session = db.session
+    # The lock is held until commit, so this batch's server_seq numbers are handed out in memory.
+    seqs = SeqAllocator(_lock_counter())
     results = []
     token_dev = audit.current_device.set(device_id)
     # The identity map holds rows weakly: keep every row this batch loads or writes alive, so
     # the next mutation (an item result of the inspection just created, say) finds it without
     # selecting it and its relationships again.
-    db.session.info["keep_alive"] = batch.keep
+    keep: list = []
+    session.info["keep_alive"] = keep
+    session.info["seq_allocator"] = seqs
+    session.info["audit_buffer"] = events = audit.EventBuffer()
     try:
-        for m in mutations:
-            results.append(_judge(actor, device_id, m, handlers, batch))
+        with shared_calendar():
+            batch = _Batch(mutations, keep, seqs, events)
+            session.info["known_absent"] = batch.absent
+            for group in _groups(mutations, batch):
+                if len(group) > 1:
+                    group_results = _judge_group(actor, device_id, group, handlers, batch)
+                    if group_results is not None:
+                        results.extend(group_results)
+                        continue
+                results.extend(_judge(actor, device_id, m, handlers, batch) for m in group)
+            device = session.get(Device, device_id)
+            if device is None:
+                device = Device(id=device_id, user_id=actor.id, max_seq=0, missing_seqs=[])
+                session.add(device)
+            device.user_id = actor.id
+            device.last_seen_at = utcnow()
+            for m in mutations:
+                _note_seq(device, m.get("device_seq"))
+            status = {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+            events.write(session)
+            batch.write_processed()
+            seqs.store(session)
     finally:
         audit.current_device.reset(token_dev)
-        db.session.info.pop("keep_alive", None)
-    for m in mutations:
-        _note_seq(device, m.get("device_seq"))
-    db.session.commit()
-    return {"results": results,
-            "device": {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}}
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent"):
+            session.info.pop(key, None)
+    session.commit()
+    return {"results": results, "device": status}
 
 
 @event.listens_for(Session, "loaded_as_persistent")
@@ -233,16 +261,116 @@ def _keep_alive(session, instance):
         keep.append(instance)
 
 
-class _Batch:
-    """What one push looks up once for all its mutations."""
+class _Stored:
+    """A judged mutation of this batch (the same id twice in one batch gets the same answer)."""
 
-    def __init__(self, mutations):
+    __slots__ = ("payload_sha256", "result")
+
+    def __init__(self, payload_sha256, result):
+        self.payload_sha256, self.result = payload_sha256, result
+
+
+class _Batch:
+    """What one push looks up once for all its mutations, and the rows it writes at the end."""
+
+    def __init__(self, mutations, keep, seqs, events):
+        self.keep, self.seqs, self.events = keep, seqs, events
         ids = [m["mutation_id"] for m in mutations]
         self.processed = {p.mutation_id: p for p in db.session.scalars(
             select(ProcessedMutation).where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
         hashes = {h for m in mutations for h in (m.get("blob_hashes") or [])}
-        self.blobs = set(db.session.scalars(select(Blob.sha256).where(Blob.sha256.in_(hashes)))) if hashes else set()
-        self.keep: list = []
+        # Loaded as rows (kept alive), so the services' own blob checks find them in the session.
+        self.blobs = {b.sha256 for b in db.session.scalars(select(Blob).where(Blob.sha256.in_(hashes)))} \
+            if hashes else set()
+        # Which created ids are not in the database yet: one query per table, not one per create.
+        created: dict[type, set] = {}
+        for m in mutations:
+            model = SYNC_ENTITIES.get(m.get("entity"))
+            if m.get("op") == "create" and model is not None and m["mutation_id"] not in self.processed:
+                created.setdefault(model, set()).add(m["entity_id"])
+        self.absent = set()
+        for model, wanted in created.items():
+            found = set(db.session.scalars(select(model.id).where(model.id.in_(wanted))))
+            self.absent.update((model, i) for i in wanted - found)
+        self.new_processed: list[dict] = []
+
+    def mark(self):
+        return (self.events.mark(), self.seqs.mark(), len(self.new_processed))
+
+    def reset(self, mark) -> None:
+        events, seqs, processed = mark
+        self.events.reset(events)
+        self.seqs.reset(seqs)
+        for row in self.new_processed[processed:]:
+            self.processed.pop(row["mutation_id"], None)
+        del self.new_processed[processed:]
+
+    def store(self, actor, device_id, m, digest, result) -> None:
+        self.new_processed.append(dict(mutation_id=m["mutation_id"], device_id=device_id, user_id=actor.id,
+                                       device_seq=m.get("device_seq"), payload_sha256=digest,
+                                       status=result["status"], result=result, created_at=utcnow()))
+        self.processed[m["mutation_id"]] = _Stored(digest, result)
+
+    def write_processed(self) -> None:
+        if self.new_processed:
+            db.session.execute(insert(ProcessedMutation), self.new_processed)
+
+
+def _groups(mutations, batch: _Batch):
+    """Split the batch into runs of new creates that may share a savepoint, and single mutations."""
+    group: list = []
+    ids: set = set()
+    for m in mutations:
+        fresh = (m.get("op") == "create" and m.get("entity") in GROUPABLE_CREATES
+                 and m["mutation_id"] not in batch.processed and m["mutation_id"] not in ids
+                 and all(h in batch.blobs for h in (m.get("blob_hashes") or [])))
+        if fresh and len(group) < MAX_GROUP:
+            group.append(m)
+            ids.add(m["mutation_id"])
+            continue
+        if group:
+            yield group
+        group, ids = ([m], {m["mutation_id"]}) if fresh else ([], set())
+        if not fresh:
+            yield [m]
+    if group:
+        yield group
+
+
+def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | None:
+    """Apply a run of creates in one savepoint with one flush; None if any of them is not
+    plainly applied (then nothing of the run is kept and the caller judges each on its own,
+    so every answer is exactly what the one-by-one path gives)."""
+    mark = batch.mark()
+    savepoint = db.session.begin_nested()
+    try:
+        rows = []
+        for m in group:
+            model = SYNC_ENTITIES[m["entity"]]
+            if find_row(model, m["entity_id"]) is not None:
+                raise _NotPlain()
+            token = audit.current_mutation.set(m["mutation_id"])
+            try:
+                rows.append(handlers[(m["entity"], "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
+            finally:
+                audit.current_mutation.reset(token)
+        db.session.flush()
+        results = [_result(m, "applied", version=row.version, server=dump(m["entity"], row))
+                   for m, row in zip(group, rows)]
+        savepoint.commit()
+    except Exception as err:  # noqa: BLE001 - judged again one by one, which reports it
+        savepoint.rollback()
+        batch.reset(mark)
+        if not isinstance(err, _NotPlain):
+            log.debug("sync group of %d falls back to one by one: %r", len(group), err)
+        return None
+    for m, result in zip(group, results):
+        batch.store(actor, device_id, m, payload_sha256(m), result)
+    return results
+
+
+class _NotPlain(Exception):
+    """A mutation of a group needs the one-by-one path (e.g. its row already exists)."""
 
 
 def _note_seq(device: Device, seq) -> None:
@@ -271,32 +399,33 @@ def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
     if missing:
         return _result(m, "retry", "blob_missing", missing_blobs=missing)
     token = audit.current_mutation.set(mid)
+    mark = batch.mark()
     savepoint = db.session.begin_nested()
     try:
         result = _apply(actor, m, handlers)
         if result["status"] == "retry":
             savepoint.rollback()
+            batch.reset(mark)
             return result
         savepoint.commit()
     except DomainError as err:
         savepoint.rollback()
+        batch.reset(mark)
         result = _result(m, "rejected", err.reason, message=err.message(), errors=err.fields or None)
     except (IntegrityError, ValueError, TypeError, KeyError) as err:
         # Data the database or a service cannot take: final, or the phone would resend it forever.
         savepoint.rollback()
+        batch.reset(mark)
         log.info("sync mutation %s rejected: %r", mid, err)
         result = _result(m, "rejected", "invalid_data", message=_msg("errors.sync_invalid_data"))
     except Exception:  # noqa: BLE001 - one poisoned mutation must not fail the batch
         savepoint.rollback()
+        batch.reset(mark)
         log.exception("sync mutation %s failed", mid)
         return _result(m, "retry", "server_error", message=_msg("errors.internal_error"))
     finally:
         audit.current_mutation.reset(token)
-    processed = ProcessedMutation(mutation_id=mid, device_id=device_id, user_id=actor.id,
-                                  device_seq=m.get("device_seq"), payload_sha256=digest,
-                                  status=result["status"], result=result)
-    db.session.add(processed)
-    batch.processed[mid] = processed  # the same id twice in one batch gets the same answer
+    batch.store(actor, device_id, m, digest, result)
     return result
 
 
@@ -326,7 +455,7 @@ def _apply(actor, m, handlers) -> dict:
     if model is None or handler is None:
         return _result(m, "rejected", "sync_unknown_operation")
     if op == "create":
-        existing = db.session.get(model, entity_id)
+        existing = find_row(model, entity_id)
         if existing is not None:
             if all(_same(getattr(existing, k, None), v) for k, v in fields.items() if hasattr(existing, k)):
                 return _result(m, "duplicate", version=existing.version, server=dump(entity, existing))

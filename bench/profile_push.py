@@ -1,0 +1,87 @@
+"""In-process profile of sync push: statements per mutation and CPU per batch of 50.
+
+The same batches as bench_sync.py, posted through the Flask test client (the whole WSGI stack
+but no sockets), so the figures do not depend on gunicorn or on the machine's other load:
+statement counts are exact and CPU time is this process only.
+
+    .venv/bin/python bench/profile_push.py [--db sqlite|postgres] [--batches 10] [--profile out.prof]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._server import database, make_app  # noqa: E402
+from bench.bench_sync import PASSWORD, make_batch, seed_people  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", default="sqlite")
+    ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--profile", help="write cProfile stats of the measured batches here")
+    ap.add_argument("--statements", action="store_true", help="print the statements of one batch by kind")
+    args = ap.parse_args()
+    from sqlalchemy import event
+
+    from server.extensions import db
+
+    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
+        app = make_app(url, Path(tmp))
+        ids = seed_people(app)
+        client = app.test_client()
+        csrf = client.get("/api/v1/auth/csrf").get_json()["csrf_token"]
+        body = client.post("/api/v1/auth/login", json={"username": "insp1", "password": PASSWORD},
+                           headers={"X-CSRF-Token": csrf}).get_json()
+        headers = {"X-CSRF-Token": body["csrf_token"]}
+
+        def post(muts):
+            resp = client.post("/api/v1/sync/push", headers=headers,
+                               json={"device_id": "bench-device-1", "schema_version": 1, "mutations": muts})
+            out = resp.get_json()
+            assert resp.status_code == 200, out
+            bad = [r for r in out["results"] if r["status"] != "applied"]
+            assert not bad, bad[:2]
+
+        post(make_batch(ids, 100000))  # warm-up: imports, caches, first counter row
+        payloads = [make_batch(ids, 1 + i * 50) for i in range(args.batches)]
+        statements: Counter = Counter()
+        with app.app_context():
+            engine = db.engine
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            words = statement.split()
+            key = words[0] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else " ".join(words[:4])
+            statements[key] += 1
+
+        event.listen(engine, "before_cursor_execute", count)
+        prof = cProfile.Profile() if args.profile else None
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
+        for muts in payloads:
+            post(muts)
+        if prof:
+            prof.disable()
+            prof.dump_stats(args.profile)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        event.remove(engine, "before_cursor_execute", count)
+        n = args.batches * 50
+        total = sum(statements.values())
+        print(f"{args.db}: {args.batches} batches, {n} mutations: {total / n:.2f} statements/mutation, "
+              f"CPU {cpu / args.batches * 1000:.1f} ms/batch, wall {wall / args.batches * 1000:.1f} ms/batch"
+              f"{' (under cProfile)' if prof else ''}")
+        if args.statements:
+            for stmt, k in statements.most_common():
+                print(f"  {k / args.batches:7.1f}/batch  {stmt}")
+
+
+if __name__ == "__main__":
+    main()

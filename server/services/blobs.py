@@ -15,6 +15,7 @@ import re
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import Blob
@@ -136,28 +137,53 @@ def _reencode(data: bytes) -> tuple[bytes, str, int, int, bytes]:
     return out.getvalue(), RASTER[fmt], img.width, img.height, _thumbnail(img)
 
 
+def _end_read_transaction() -> None:
+    """End the request's read-only transaction before slow work (reading the body, Pillow).
+
+    On SQLite every transaction takes the write lock (BEGIN IMMEDIATE, server/database.py), so
+    holding one open while a phone trickles its photo in and Pillow re-encodes it would queue
+    every other request behind this upload; on PostgreSQL it would sit idle in transaction.
+    """
+    session = db.session
+    if not (session.new or session.dirty or session.deleted):
+        session.rollback()
+
+
 def store(actor, sha256: str, stream, *, storage, max_bytes: int) -> tuple[Blob, bool]:
     """Store an upload named by its SHA-256. Returns (blob, created)."""
     authorize(actor, "blob.write")
     existing = exists(sha256)
     if existing is not None:
-        # Drain nothing: the client learns it already exists (HEAD first is the fast path).
+        # Drain nothing: the client learns it already exists (asking first is the fast path).
         return existing, False
+    _end_read_transaction()
     data = read_verified(stream, sha256, max_bytes)
     if data[:5] in (b"<?xml",) or data.lstrip()[:4] == b"<svg":
         clean = _sanitise_svg(data)
         mime, width, height, thumb = "image/svg+xml", None, None, None
     else:
         clean, mime, width, height, thumb = _reencode(data)
+    # Same bytes in, same bytes out: a concurrent upload of this hash writes identical files.
     storage.put_as(sha256, clean)
     if thumb is not None:
         storage.put_as(sha256 + ".thumb", thumb)
+    existing = exists(sha256)  # stored by a concurrent upload while this one was re-encoding
+    if existing is not None:
+        return existing, False
     blob = Blob(sha256=sha256, mime=mime, size=len(clean), width=width, height=height,
                 stored_sha256=hashlib.sha256(clean).hexdigest(), has_thumbnail=thumb is not None,
                 created_by_id=actor.id)
     db.session.add(blob)
     audit.record(actor, "blob.upload", "blob", sha256, after={"mime": mime, "size": len(clean)})
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # PostgreSQL: the concurrent upload committed between our check and our insert.
+        db.session.rollback()
+        existing = exists(sha256)
+        if existing is None:
+            raise
+        return existing, False
     return blob, True
 
 

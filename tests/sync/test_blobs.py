@@ -195,3 +195,45 @@ def test_missing_needs_login(client, world):
 def test_missing_refuses_bad_questions(login, body):
     resp = login("inspector_a").post("/api/v1/blobs/missing", json=body)
     assert resp.status_code == 422 and resp.get_json()["reason"] == "invalid_input"
+
+
+def test_upload_is_read_and_reencoded_outside_any_database_transaction(login, db, monkeypatch):
+    # On SQLite every transaction holds the write lock: a slow upload must not hold it.
+    from server.services import blobs
+
+    seen = []
+    real_read, real_reencode = blobs.read_verified, blobs._reencode
+
+    def read_verified(*a, **kw):
+        seen.append(("read", db.session().in_transaction()))
+        return real_read(*a, **kw)
+
+    def reencode(data):
+        seen.append(("reencode", db.session().in_transaction()))
+        return real_reencode(data)
+
+    monkeypatch.setattr(blobs, "read_verified", read_verified)
+    monkeypatch.setattr(blobs, "_reencode", reencode)
+    assert put(login("inspector_a"), jpeg_bytes()).status_code == 201
+    assert seen == [("read", False), ("reencode", False)]
+
+
+def test_upload_finished_meanwhile_by_another_request_is_not_stored_twice(login, db, monkeypatch):
+    from server.services import blobs
+
+    c = login("inspector_a")
+    data = jpeg_bytes()
+    real_reencode = blobs._reencode
+
+    def reencode_while_another_upload_commits(raw):
+        out = real_reencode(raw)
+        db.session.add(Blob(sha256=sha(raw), mime="image/jpeg", size=len(out[0]), width=out[2], height=out[3],
+                            stored_sha256=sha(out[0]), has_thumbnail=True))
+        db.session.commit()
+        return out
+
+    monkeypatch.setattr(blobs, "_reencode", reencode_while_another_upload_commits)
+    resp = put(c, data)
+    assert resp.status_code == 200 and resp.get_json()["sha256"] == sha(data)
+    assert db.session.query(Blob).count() == 1
+    assert db.session.query(AuditEvent).filter_by(action="blob.upload").count() == 0

@@ -1,5 +1,3 @@
-import { fetchStatic } from './api.js';
-
 // Every visible string comes from locales/<lang>.json. Chinese is the default.
 const SUPPORTED = ['zh-CN', 'en'];
 let current = 'zh-CN';
@@ -12,7 +10,7 @@ export async function loadLocale(wanted) {
   const early = globalThis.__fsLocale; // started by index.html's head script
   globalThis.__fsLocale = null;
   messages = (early && early.lang === current && await early.messages.catch(() => null)) ||
-    await fetchStatic(`/locales/${current}.json`);
+    await (await fetch(`/locales/${current}.json`)).json(); // plain fetch: api.js is not in the boot graph
   document.documentElement.lang = current;
   return current;
 }

@@ -1,10 +1,18 @@
 // Boot: language, service worker, session, router, the unsynced badge.
-import { api, ApiError } from './api.js';
+// The boot graph is only what the first screen needs (main → i18n, store → domain, ui, and the
+// route's view; index.html preloads them all at once). api.js and sync.js load right after the
+// first screen is up: nothing on it needs them, and they are the largest modules.
 import { loadLocale, t } from './i18n.js';
 import * as store from './store.js';
-import * as sync from './sync.js';
 import { isInAppBrowser } from './domain.js';
-import { h, toast } from './ui.js';
+import { h, toast, beforeNextMount } from './ui.js';
+
+let sync = null; // the sync module once loaded (loadSync)
+let syncLoading = null;
+function loadSync() {
+  if (!syncLoading) syncLoading = import('./sync.js').then((m) => { sync = m; return m; });
+  return syncLoading;
+}
 
 const routes = [
   [/^\/login$/, () => import('./views/login.js'), 'login', true],
@@ -52,7 +60,7 @@ export async function setUser(user) {
   session.user = user;
   session.expired = false;
   await store.setMeta('user', user);
-  sync.setUser(user);
+  (await loadSync()).setUser(user);
   showSessionBanner();
 }
 
@@ -63,14 +71,27 @@ function showSessionBanner() {
 }
 
 async function updateBadge() {
-  const n = await store.count('outbox');
+  paintBadge(await store.count('outbox'));
+}
+
+function paintBadge(n) {
   const badge = document.getElementById('badge');
   badge.textContent = n ? t('badge.unsynced', { n }) : t('badge.synced');
   badge.classList.toggle('pending', n > 0);
   badge.dataset.count = n;
+  if (!sync) return; // not loaded yet: nothing is running; it repaints the badge once loaded
   const s = sync.status();
   badge.classList.toggle('running', s.running);
   if (s.needsLogin && session.user && !session.expired) { session.expired = true; showSessionBanner(); }
+}
+
+function paintChrome(outboxCount) {
+  document.title = t('app.name');
+  document.getElementById('nav-home').textContent = t('nav.home');
+  document.getElementById('nav-venues').textContent = t('nav.venues');
+  document.getElementById('nav-sync').textContent = t('nav.sync');
+  paintBadge(outboxCount);
+  inAppPrompt();
 }
 
 function wireLinks() {
@@ -126,7 +147,9 @@ async function restoreSession() {
 /** Then, in the background, ask the server whether the session still holds. Sync gets a
  * user only after that (or offline, the cached one), so a stale session never pushes. */
 async function checkSession() {
+  const sync = await loadSync();
   if (!navigator.onLine) { if (session.user) sync.setUser(session.user); return; }
+  const { api, ApiError } = await import('./api.js');
   try {
     const me = await api.me();
     if (me.user) await setUser(me.user);
@@ -153,23 +176,31 @@ function preloadView() {
 async function boot() {
   const opening = store.open(); // IndexedDB opens while the locale loads (both started in index.html)
   preloadView();
-  await Promise.all([loadLocale(preferredLanguage()), opening.then(restoreSession)]);
-  document.title = t('app.name');
-  document.getElementById('nav-home').textContent = t('nav.home');
-  document.getElementById('nav-venues').textContent = t('nav.venues');
-  document.getElementById('nav-sync').textContent = t('nav.sync');
-  inAppPrompt();
-  registerWorker();
+  const [, , outboxCount] = await Promise.all([
+    loadLocale(preferredLanguage()), opening.then(restoreSession), opening.then(() => store.count('outbox'))]);
   wireLinks();
-  sync.onChange(updateBadge);
-  window.addEventListener('firesweep:saved', () => { updateBadge(); sync.soon(); });
-  await Promise.all([updateBadge(), render()]);
+  window.addEventListener('firesweep:saved', () => { updateBadge(); loadSync().then((s) => s.soon()); });
+  // Nav labels, badge and the first view go into the DOM in one task (one style/layout pass,
+  // no half-drawn frame in between): the view's mount() runs paintChrome first.
+  let painted = false;
+  beforeNextMount(() => { painted = true; paintChrome(outboxCount); });
+  try {
+    await render();
+  } finally {
+    beforeNextMount(null);
+    if (!painted) paintChrome(outboxCount); // the view did not mount (it threw)
+  }
   document.body.dataset.ready = '1';
-  performance.mark('firesweep-ready'); // bench/bench_pwa.py reads it
-  checkSession().then(() => {
+  performance.mark('firesweep-ready'); // "interactive": bench/bench_pwa.py reads it (docs/pwa.md)
+  registerWorker();
+  loadSync().then((s) => {
+    s.onChange(updateBadge);
+    updateBadge();
+    return checkSession();
+  }).then(() => {
     sync.start();
     if (session.user && !session.expired && navigator.onLine) sync.refreshReference().catch(() => {});
-  });
+  }).catch((err) => console.error(err));
 }
 
 boot().catch((err) => { console.error(err); toast(String(err), 'error'); });

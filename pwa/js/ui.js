@@ -18,12 +18,28 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+let pendingBeforeMount = null;
+let mounted = false;
+
+/** Run fn in the same task as the next mount(), just before it (boot writes the nav labels and
+ * the badge there, so the first screen is drawn once). null clears it. */
+export function beforeNextMount(fn) { pendingBeforeMount = fn; }
+
 export function mount(...nodes) {
   const app = document.getElementById('app');
+  const before = pendingBeforeMount;
+  pendingBeforeMount = null;
+  if (before) before();
   // replaceChildren() would turn a skipped (null) section into the text "null".
   app.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
-  app.focus({ preventScroll: true });
-  window.scrollTo(0, 0);
+  // On a screen change, move focus to the new content (screen readers announce it) and go to
+  // the top. Not on the first screen after page load: the page is already at the top with
+  // nothing focused, and focus() would force a style/layout pass before the first paint.
+  if (mounted) {
+    app.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+  mounted = true;
 }
 
 export function toast(message, kind = 'info') {

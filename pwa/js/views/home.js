@@ -1,13 +1,13 @@
 import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { session } from '../main.js';
-import { today } from '../data.js';
+import { isoDate } from '../domain.js'; // not data.js: home is in the boot graph, data.js is not
 import { h, mount, link, section, empty, typeLabel } from '../ui.js';
 
 const OPEN_TASK = new Set(['open', 'in_progress']);
 
 export async function home() {
-  const day = today();
+  const day = isoDate(new Date());
   const names = ['tasks', 'venues', 'inspections', 'campaigns', 'campaign_doors', 'followups'];
   const [tasks, venues, inspections, campaigns, doors, followups] = await store.tx(names, 'readonly', (tx) =>
     Promise.all(names.map((s) => store.req(tx.objectStore(s).getAll())))); // one transaction, not six

@@ -37,7 +37,7 @@ def read_stream(cdp, handle: str) -> str:
     return "".join(out)
 
 
-def summarise(events: list[dict]) -> None:
+def summarise(events: list[dict], verbose=True) -> None:
     mains = {(e["pid"], e["tid"]) for e in events
              if e.get("ph") == "M" and e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
     marks = [e for e in events if e.get("name") in ("firesweep-ready", "navigationStart") and e.get("ph") in ("R", "I", "b", "n")]
@@ -61,9 +61,12 @@ def summarise(events: list[dict]) -> None:
             top.append(e)
             last_end = e["ts"] + e["dur"]
     busy = sum(e["dur"] for e in top)
-    print(f"main thread busy {busy / 1000:.0f} ms of {(end - t0) / 1000:.0f} ms in {len(top)} top-level tasks")
+    cpu = sum(e.get("tdur", 0) for e in top)  # thread CPU time: far less sensitive to other load
+    print(f"main thread busy {busy / 1000:.0f} ms of {(end - t0) / 1000:.0f} ms in {len(top)} top-level tasks; "
+          f"its CPU time {cpu / 1000:.0f} ms; layouts {sum(1 for e in xs if e['name'] == 'Layout')}, "
+          f"paints {sum(1 for e in xs if e['name'] == 'Paint')}")
     for e in top:
-        if e["dur"] < 3000:
+        if e["dur"] < 3000 or not verbose:
             continue
         inner = [c for c in xs if c is not e and e["ts"] <= c["ts"] and c["ts"] + c["dur"] <= e["ts"] + e["dur"]]
         by = defaultdict(int)
@@ -102,7 +105,7 @@ def main(argv: list[str]) -> None:
                     data = json.loads(read_stream(cdp, done["stream"]))
                     events = data["traceEvents"] if isinstance(data, dict) else data
                     print(f"ready at {res['ready']:.0f} ms after navigation start")
-                    summarise(events)
+                    summarise(events, verbose="-q" not in argv)
                     if save:
                         Path(save).write_text(json.dumps(events))
                     ctx.close()

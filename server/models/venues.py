@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import DDL, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
@@ -60,7 +60,98 @@ class Venue(SyncMixin, db.Model):
     )
 
 
+class VenueGram(db.Model):
+    """SQLite's fragment-search index: every two-character piece (bigram) of a venue's
+    lower-cased name and address, one row per (bigram, venue).
+
+    A supervisor types two Chinese characters (星光) far more often than three; trigram indexes
+    cannot serve that, and LIKE '%星光%' over a district's 100,000 venues tests every row. Any
+    fragment of two or more characters occurs only in venues that hold each of its bigrams, so
+    the search reads the venues listed under its rarest bigram(s) and checks the real LIKE on
+    those. Rows are written by triggers (below) in the same statement as the venue, so the ORM,
+    bulk inserts, imports and raw SQL all keep it exact.
+
+    PostgreSQL does the same with a GIN index over venue_gram_array(name, address) on the
+    venues table itself (a few MB instead of a 200 MB table): this table exists there too, so
+    both databases have one schema, but stays empty.
+    """
+
+    __tablename__ = "venue_grams"
+
+    gram: Mapped[str] = mapped_column(String(2), primary_key=True)
+    venue_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+# PostgreSQL: the bigrams of a venue as an array, substr(lower(text), i, 2) for i in 1 ..
+# length - 1 over the name and the address. lower() is the one ILIKE compares with, and the
+# search takes the fragment's bigrams from the same function, venue_gram_array(q, '').
+# Reusable verbatim in an Alembic migration (op.execute); it must exist before the index.
+VENUE_GRAM_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION venue_gram_array(name text, address text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT array(
+    SELECT substr(lower(name), i, 2) FROM generate_series(1, length(name) - 1) AS i
+    UNION
+    SELECT substr(lower(address), i, 2) FROM generate_series(1, length(address) - 1) AS i)
+$$
+"""
+
+
+def _sqlite_grams(row: str, *, with_id: bool = False) -> str:
+    """SELECT the bigrams of row.name and row.address (row: NEW or OLD in a trigger, or a table
+    alias), with row.id beside each when `with_id`.
+
+    SQLite has no generate_series and allows no WITH inside a trigger, so the positions come
+    from json_each over '[0,0,…,0]' with length(text) elements (keys 0 … length - 1)."""
+    def one(col):
+        text = f"{row}.{col}"
+        extra = f", {row}.id" if with_id else ""
+        return (f"SELECT substr(lower({text}), j.key + 1, 2){extra} FROM json_each("
+                f"'[' || replace(hex(zeroblob(max(length({text}) - 1, 0))), '00', '0,') || '0]') AS j "
+                f"WHERE j.key < length({text}) - 1")
+    return f"{one('name')} UNION {one('address')}"
+
+
+# SQLite: row triggers (it has no statement triggers); the UPDATE one fires only when the name
+# or the address changes, and deletes the old bigrams by primary key.
+SQLITE_VENUE_GRAMS_SQL = [
+    "DROP TRIGGER IF EXISTS venue_grams_insert",
+    f"""CREATE TRIGGER venue_grams_insert AFTER INSERT ON venues BEGIN
+      INSERT OR IGNORE INTO venue_grams (gram, venue_id) {_sqlite_grams("NEW", with_id=True)};
+    END""",
+    "DROP TRIGGER IF EXISTS venue_grams_update",
+    f"""CREATE TRIGGER venue_grams_update AFTER UPDATE OF name, address, id ON venues
+      WHEN NEW.name IS NOT OLD.name OR NEW.address IS NOT OLD.address OR NEW.id IS NOT OLD.id BEGIN
+      DELETE FROM venue_grams WHERE venue_id = OLD.id AND gram IN ({_sqlite_grams("OLD")});
+      INSERT OR IGNORE INTO venue_grams (gram, venue_id) {_sqlite_grams("NEW", with_id=True)};
+    END""",
+    "DROP TRIGGER IF EXISTS venue_grams_delete",
+    f"""CREATE TRIGGER venue_grams_delete AFTER DELETE ON venues BEGIN
+      DELETE FROM venue_grams WHERE venue_id = OLD.id AND gram IN ({_sqlite_grams("OLD")});
+    END""",
+]
+SQLITE_VENUE_GRAMS_DROP_SQL = [
+    "DROP TRIGGER IF EXISTS venue_grams_insert",
+    "DROP TRIGGER IF EXISTS venue_grams_update",
+    "DROP TRIGGER IF EXISTS venue_grams_delete",
+]
+
+# Fills venue_grams for venues that exist already (the migration that adds the table).
+SQLITE_VENUE_GRAMS_BACKFILL_SQL = ("INSERT OR IGNORE INTO venue_grams (gram, venue_id) "
+                                   + _sqlite_grams("v", with_id=True).replace(" FROM json_each(", " FROM venues AS v, json_each(")
+                                   .replace(" UNION ", " UNION ALL "))
+
 # create_all() on PostgreSQL needs the extension before the trigram indexes; the Alembic
 # migration must run the same statement (op.execute) before creating them.
 event.listen(Venue.__table__, "before_create",
              DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
+event.listen(Venue.__table__, "before_create", DDL(VENUE_GRAM_FUNCTION_SQL).execute_if(dialect="postgresql"))
+# Fragment search on PostgreSQL (see VenueGram): GIN over the bigram array of each venue.
+Index("ix_venues_grams", func.venue_gram_array(Venue.__table__.c.name, Venue.__table__.c.address),
+      postgresql_using="gin").ddl_if(dialect="postgresql")
+# The triggers may be created before venue_grams exists: SQLite resolves the tables a trigger
+# body names when it runs. (DDL() %-formats its text: there is no % in the SQL above.)
+for _statement in SQLITE_VENUE_GRAMS_SQL:
+    event.listen(Venue.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

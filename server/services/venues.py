@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Text, case, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.extensions import db
 from server.models import RISK_LEVELS, VENUE_TYPES, Area, Venue
+from server.models.venues import VenueGram
 from server.models.base import utcnow
 from server.services import access, audit
 from server.services.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -151,6 +153,55 @@ def _scope_is_everywhere(actor) -> bool:
     return bool(ids) and len(ids) == db.session.scalar(select(func.count()).select_from(Area))
 
 
+# Bigram lists are counted up to this many venues when choosing the rarest bigram; a fragment
+# whose rarest bigram reaches it is searched without the bigram index.
+GRAM_PROBE_CAP = 10_000
+# A fragment's bigrams probed when choosing (evenly spread over a long fragment).
+GRAM_PROBES = 6
+
+
+def _gram(q: str, i: int):
+    """The bigram at 1-based position i of the lower-cased fragment, computed by the database
+    with the same lower() its triggers use for venue_grams (see models/venues.py)."""
+    return func.substr(func.lower(literal(q)), i, 2)
+
+
+def _fragment_candidates(q: str):
+    """SQLite: a subquery of venue ids that holds every venue whose name or address contains
+    `q` (and the venue whose code is `q`), from venue_grams; None when a scan is cheaper.
+
+    It may hold more (a venue with both bigrams apart): the caller keeps the real LIKE. A
+    fragment's bigrams are probed with capped counts and the rarest one or two are used: a
+    two-character fragment is one bigram; 小菜园面馆 is best found under 园面.
+    """
+    # Positions of distinct bigrams (by Python's lower(), only to skip obvious repeats).
+    seen, positions = set(), []
+    for i in range(1, len(q)):
+        if q[i - 1:i + 1].lower() not in seen:
+            seen.add(q[i - 1:i + 1].lower())
+            positions.append(i)
+    if len(positions) > GRAM_PROBES:
+        step = (len(positions) - 1) / (GRAM_PROBES - 1)
+        positions = [positions[round(k * step)] for k in range(GRAM_PROBES)]
+    probes = [select(func.count()).select_from(
+        select(literal(1)).where(VenueGram.gram == _gram(q, i)).limit(GRAM_PROBE_CAP).subquery())
+        .scalar_subquery() for i in positions]
+    ranked = sorted(zip(db.session.execute(select(*probes)).one(), positions))
+    if ranked[0][0] >= GRAM_PROBE_CAP:
+        # Every bigram is common (新碶, 街道): reading ten thousand venues one by one costs more
+        # than testing LIKE along the covering search index.
+        return None
+    positions = [ranked[0][1]]
+    if len(ranked) > 1 and ranked[0][0] > 200 and ranked[1][0] < GRAM_PROBE_CAP:
+        positions.append(ranked[1][1])  # two selective bigrams: read only venues with both
+    first = VenueGram.__table__.alias("g1")
+    ids = select(first.c.venue_id).where(first.c.gram == _gram(q, positions[0]))
+    if len(positions) > 1:
+        second = VenueGram.__table__.alias("g2")
+        ids = ids.join(second, (second.c.venue_id == first.c.venue_id) & (second.c.gram == _gram(q, positions[1])))
+    return union_all(ids, select(Venue.id).where(Venue.code == q))
+
+
 def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_level=None,
                 listed_for_remediation=None, include_archived=False):
     """The WHERE clauses for a register search, scope included (shared by list and export)."""
@@ -174,6 +225,17 @@ def venue_query(actor, *, q=None, type=None, area_id=None, key_unit=None, risk_l
         else:
             name_m, addr_m = Venue.name.like(pattern, escape="\\"), Venue.address.like(pattern, escape="\\")
         conds.append(or_(name_m, addr_m, Venue.code == q))
+        if len(q) >= 2:
+            # Narrow to venues holding the fragment's bigrams (see models.venues.VenueGram); the
+            # LIKE above still decides, so the result is exactly what a scan would give.
+            if db.session.get_bind().dialect.name == "postgresql":
+                grams = func.venue_gram_array(Venue.name, Venue.address, type_=ARRAY(Text))
+                conds.append(or_(grams.contains(func.venue_gram_array(q, "", type_=ARRAY(Text))),
+                                 Venue.code == q))
+            else:
+                candidates = _fragment_candidates(q)
+                if candidates is not None:
+                    conds.append(Venue.id.in_(candidates))
     if type:
         conds.append(Venue.type == type)
     if area_id is not None:

@@ -124,42 +124,48 @@ def bench_raw(app, ids, batches):
         return time.perf_counter() - t0
 
 
-def bench_pull(kind, venues=5000, hazards=20000):
+def seed_street(app, venues=5000, hazards=20000):
+    """The pull benchmark's street: venues spread over eight grids, hazards spread over the venues."""
     from sqlalchemy import insert, text
 
     from server.extensions import db
-    from server.models import Area, Hazard, Venue
+    from server.models import Hazard, Venue
 
     rnd = random.Random(7)
+    ids = seed_people(app)
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        from server.services import accounts
+
+        grids = [ids["grid"]] + [accounts.create_area(None, code=f"G{i}", name=f"网格{i}", level="grid",
+                                                      parent_id=ids["street"]).id for i in range(2, 9)]
+        common = {"version": 1, "created_at": now, "updated_at": now, "field_versions": {}}
+        vrows, hrows, seq = [], [], 10
+        for i in range(venues):
+            seq += 1
+            vrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, code=f"BV{i:06d}",
+                              name=f"{rnd.choice(['张记', '阿强', '明州', '红联', '新碶'])}{rnd.choice(['小吃店', '五金店', '出租房', '超市'])}{i}",
+                              type=rnd.choice(["storefront", "group_rental", "high_rise"]), key_unit=False,
+                              address=f"新碶街道明州路{i}号", area_id=rnd.choice(grids), risk_level="low",
+                              listed_for_remediation=False, responsible_person="王五", contact_phone="13800001234"))
+        for i in range(hazards):
+            seq += 1
+            hrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, venue_id=vrows[i % venues]["id"],
+                              description="楼梯间停放电动自行车并私拉电线充电", location="三楼楼梯间",
+                              severity="general", correction_mode="deadline", legal_basis_codes=["XFF2021-60-1-3"],
+                              photo_hashes=[], found_on=date(2026, 11, 1), deadline=date(2026, 11, 8), state="open"))
+        db.session.close()  # release this session's transaction (SQLite: its write lock)
+        with db.engine.begin() as conn:
+            conn.execute(insert(Venue), vrows)
+            conn.execute(insert(Hazard), hrows)
+            conn.execute(text("UPDATE change_counter SET value = :s WHERE id = 1"), {"s": seq})
+    return ids
+
+
+def bench_pull(kind, venues=5000, hazards=20000):
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         app = make_app(url, Path(tmp))
-        ids = seed_people(app)
-        now = datetime.now(timezone.utc)
-        with app.app_context():
-            from server.services import accounts
-
-            grids = [ids["grid"]] + [accounts.create_area(None, code=f"G{i}", name=f"网格{i}", level="grid",
-                                                          parent_id=ids["street"]).id for i in range(2, 9)]
-            common = {"version": 1, "created_at": now, "updated_at": now, "field_versions": {}}
-            vrows, hrows, seq = [], [], 10
-            for i in range(venues):
-                seq += 1
-                vrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, code=f"BV{i:06d}",
-                                  name=f"{rnd.choice(['张记', '阿强', '明州', '红联', '新碶'])}{rnd.choice(['小吃店', '五金店', '出租房', '超市'])}{i}",
-                                  type=rnd.choice(["storefront", "group_rental", "high_rise"]), key_unit=False,
-                                  address=f"新碶街道明州路{i}号", area_id=rnd.choice(grids), risk_level="low",
-                                  listed_for_remediation=False, responsible_person="王五", contact_phone="13800001234"))
-            for i in range(hazards):
-                seq += 1
-                hrows.append(dict(common, id=str(uuid.uuid4()), server_seq=seq, venue_id=vrows[i % venues]["id"],
-                                  description="楼梯间停放电动自行车并私拉电线充电", location="三楼楼梯间",
-                                  severity="general", correction_mode="deadline", legal_basis_codes=["XFF2021-60-1-3"],
-                                  photo_hashes=[], found_on=date(2026, 11, 1), deadline=date(2026, 11, 8), state="open"))
-            db.session.close()  # release this session's transaction (SQLite: its write lock)
-            with db.engine.begin() as conn:
-                conn.execute(insert(Venue), vrows)
-                conn.execute(insert(Hazard), hrows)
-                conn.execute(text("UPDATE change_counter SET value = :s WHERE id = 1"), {"s": seq})
+        seed_street(app, venues, hazards)
         with gunicorn(url, Path(tmp)) as port:
             c = Client(port).login("insp1", PASSWORD)
             c.request("GET", "/api/v1/sync/pull?cursor=999999999")  # warm-up

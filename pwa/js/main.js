@@ -166,10 +166,14 @@ async function checkSession() {
 }
 
 /** Start loading the current route's view module now, so it arrives while the locale and
- * IndexedDB are still opening (render() then finds it already evaluated). */
+ * IndexedDB are still opening (render() then finds it already evaluated), and let the view
+ * start its own reads (prefetch) alongside the session and badge reads. */
 function preloadView() {
   for (const [re, load] of routes) {
-    if (re.test(location.pathname)) { load().catch(() => {}); return; }
+    if (re.test(location.pathname)) {
+      load().then((view) => { if (view.prefetch) view.prefetch(); }).catch(() => {}); // home: its reads start now too
+      return;
+    }
   }
 }
 

@@ -25,6 +25,9 @@ let mounted = false;
  * the badge there, so the first screen is drawn once). null clears it. */
 export function beforeNextMount(fn) { pendingBeforeMount = fn; }
 
+/** True until the first view has mounted (data read at boot is only good for that one). */
+export const isFirstMount = () => !mounted;
+
 export function mount(...nodes) {
   const app = document.getElementById('app');
   const before = pendingBeforeMount;

@@ -55,13 +55,9 @@ export const api = {
   pull: (cursor, limit = 500) => call('GET', `/api/v1/sync/pull?cursor=${cursor}&limit=${limit}`),
   lease: (kind, count, deviceId) =>
     call('POST', '/api/v1/numbers/leases', { json: { kind, count, device_id: deviceId } }),
-  async blobExists(hash) {
-    try { await call('HEAD', `/api/v1/blobs/${hash}`); return true; } catch (err) {
-      if (err.status === 404) return false;
-      throw err;
-    }
-  },
   putBlob: (hash, blob, type) => call('PUT', `/api/v1/blobs/${hash}`, { body: blob, type }),
+  /** Which of these hashes (≤ 500) the server lacks, in the order asked. */
+  missingBlobs: (hashes) => call('POST', '/api/v1/blobs/missing', { json: { hashes } }).then((d) => d.missing),
 };
 
 /** A same-origin static JSON file (locales), served by the worker's shell cache offline. */

@@ -93,6 +93,9 @@ export const get = (store, key) => tx([store], 'readonly', (t) => req(t.objectSt
 export const all = (store) => tx([store], 'readonly', (t) => req(t.objectStore(store).getAll()));
 export const byIndex = (store, index, value) =>
   tx([store], 'readonly', (t) => req(t.objectStore(store).index(index).getAll(value)));
+/** Several rows by key in one transaction, in the order asked (undefined where absent). */
+export const getMany = (store, keys) =>
+  tx([store], 'readonly', (t) => Promise.all(keys.map((k) => req(t.objectStore(store).get(k)))));
 export const count = (store) => tx([store], 'readonly', (t) => req(t.objectStore(store).count()));
 export const put = (store, value) => tx([store], 'readwrite', (t) => req(t.objectStore(store).put(value)));
 export const del = (store, key) => tx([store], 'readwrite', (t) => req(t.objectStore(store).delete(key)));
@@ -154,6 +157,15 @@ export function commit({ userId, changes, blobs = [], extraMeta = {} }) {
     for (const [key, value] of Object.entries(extraMeta)) meta.put({ key, value });
     return mutations;
   }, { durability: 'strict' });
+}
+
+/** Flag photos the server now holds, in one transaction (they are kept for offline viewing). */
+export function markUploaded(hashes) {
+  return tx(['blobs'], 'readwrite', async (t) => {
+    const os = t.objectStore('blobs');
+    const rows = await Promise.all(hashes.map((h) => req(os.get(h))));
+    for (const row of rows) if (row && !row.uploaded) os.put({ ...row, uploaded: true });
+  });
 }
 
 export { ENTITY_STORES };

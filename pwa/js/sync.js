@@ -8,6 +8,10 @@ import {
 } from './domain.js';
 
 const BATCH = 50;
+// Photos in flight at once: enough to overlap the phone's and the server's work and the round
+// trips, few enough not to starve a 2-worker server or a weak mobile link.
+const UPLOADS_AT_ONCE = 4;
+const MISSING_MAX = 500; // hashes per POST /blobs/missing
 const SOON_MS = 2000;
 const EVERY_MS = 60000;
 
@@ -97,13 +101,44 @@ function scheduleRetry() {
   retryTimer = setTimeout(() => syncNow('retry'), backoffDelay(state.attempt));
 }
 
+/**
+ * Upload the photos a batch names that the server lacks: one question (POST /blobs/missing),
+ * then up to UPLOADS_AT_ONCE PUTs in flight. Any failure fails the pass (backoff, retry), and
+ * the batch is not pushed; photos that did get through are flagged so they are not re-sent.
+ */
 async function uploadBlobs(hashes) {
-  for (const hash of hashes) {
-    const row = await store.get('blobs', hash);
-    if (!row || row.uploaded) continue;
-    if (!(await api.blobExists(hash))) await api.putBlob(hash, row.blob, row.type);
-    await store.put('blobs', { ...row, uploaded: true });
+  const rows = (await store.getMany('blobs', hashes)).filter((r) => r && !r.uploaded);
+  if (!rows.length) return;
+  const missing = new Set();
+  for (let i = 0; i < rows.length; i += MISSING_MAX) {
+    for (const h of await api.missingBlobs(rows.slice(i, i + MISSING_MAX).map((r) => r.hash))) missing.add(h);
   }
+  const done = rows.filter((r) => !missing.has(r.hash)).map((r) => r.hash);
+  try {
+    await eachLimited(rows.filter((r) => missing.has(r.hash)), UPLOADS_AT_ONCE, async (r) => {
+      await api.putBlob(r.hash, r.blob, r.type);
+      done.push(r.hash);
+    });
+  } finally {
+    if (done.length) await store.markUploaded(done);
+  }
+}
+
+/**
+ * fn over items with at most `limit` running at once. After the first failure no new item
+ * starts; the ones in flight settle, then that first failure is thrown.
+ */
+async function eachLimited(items, limit, fn) {
+  let next = 0;
+  let failure = null;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++];
+      try { await fn(item); } catch (err) { failure = failure || { err }; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.err;
 }
 
 /** Push this user's queue in device order. Returns how many came back `retry`. */

@@ -206,7 +206,7 @@ def bench_save_and_search(p, server, info, tmp: Path) -> None:
 
 
 def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> None:
-    from bench.wsgi_timing import RequestTimer
+    from bench.wsgi_timing import RequestTimer, cpu_between, descendants_cpu_seconds
     from server.models import Blob, Inspection, ItemResult
 
     timer = server.app.wsgi_app = RequestTimer(server.app.wsgi_app)
@@ -244,10 +244,10 @@ def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> No
     }""", [inspections, photos_each, info["venue"], info["a2"]])
     load_before = os.getloadavg()[0]
     phone.restore_network(ctx)
-    t0 = time.perf_counter()
+    t0, cpu0, kids0 = time.perf_counter(), time.process_time(), descendants_cpu_seconds(os.getpid())
     page.evaluate("import('/js/sync.js').then((s) => s.syncNow('bench'))")
     phone.wait_outbox_empty(page, timeout=600000)
-    t1 = time.perf_counter()
+    t1, cpu1, kids1 = time.perf_counter(), time.process_time(), descendants_cpu_seconds(os.getpid())
     elapsed = t1 - t0
     with server.app.app_context():
         n_insp = db.session.query(Inspection).count()
@@ -272,6 +272,8 @@ def main(which: list[str]) -> None:
             server, info = start_server(tmp)
             try:
                 with sync_playwright() as p:
+    print(f"  CPU during the sync: this process (server threads + Playwright client) {cpu1 - cpu0:.1f} s; "
+          f"Chromium and Playwright's driver {cpu_between(kids0, kids1):.1f} s")
                     if "cold" in which:
                         bench_cold_start(p, server, tmp)
                     if "save" in which or "search" in which:

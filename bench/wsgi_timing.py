@@ -61,3 +61,37 @@ class RequestTimer:
         lines.append(f"  server busy (>= 1 request in flight) {busy:.1f} s of {wall:.1f} s wall; "
                      f"idle {wall - busy:.1f} s; mean requests in flight while busy {area / busy if busy else 0:.2f}")
         return lines
+
+
+def descendants_cpu_seconds(root: int) -> dict[int, float]:
+    """user+system CPU seconds of every live descendant of `root` (Linux /proc), by pid.
+
+    For the sync figure: Chromium's (and Playwright's driver's) CPU, which the wall-clock time on
+    a shared machine hides. Processes that exit in between are not counted.
+    """
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    out = {}
+    for pid in cpu:
+        p = pid
+        while p in parent and p != root and p > 1:
+            p = parent[p]
+        if p == root and pid != root:
+            out[pid] = cpu[pid]
+    return out
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())

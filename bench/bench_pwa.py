@@ -259,6 +259,8 @@ def bench_sync(p, server, info, tmp: Path, inspections=200, photos_each=3) -> No
           f"server then holds {n_insp} inspections, {n_items} item results, {n_blobs} blobs; needs-attention {attention}  [target <= 60 s]"
           f"  (load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after)")
     print("\n".join(timer.report(t0, t1)))
+    print(f"  CPU during the sync: this process (server threads + Playwright client) {cpu1 - cpu0:.1f} s; "
+          f"Chromium and Playwright's driver {cpu_between(kids0, kids1):.1f} s")
     ctx.close()
 
 
@@ -272,8 +274,6 @@ def main(which: list[str]) -> None:
             server, info = start_server(tmp)
             try:
                 with sync_playwright() as p:
-    print(f"  CPU during the sync: this process (server threads + Playwright client) {cpu1 - cpu0:.1f} s; "
-          f"Chromium and Playwright's driver {cpu_between(kids0, kids1):.1f} s")
                     if "cold" in which:
                         bench_cold_start(p, server, tmp)
                     if "save" in which or "search" in which:

@@ -17,11 +17,14 @@ import hashlib
 import importlib
 import json
 import logging
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
+import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import String, event, func, insert, select, text
+from sqlalchemy import JSON, String, Text, cast, event, func, insert, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -90,9 +93,8 @@ _PLAIN_FIELDS = (ma_fields.String, ma_fields.Integer, ma_fields.Boolean, ma_fiel
 _dumpers: dict[str, object] = {}
 
 
-def _compile(schema):
-    """A fast dumper with exactly the schema's output: plain attributes are read directly,
-    dates formatted as marshmallow's ISO default, every other field through its own serialize."""
+def _plan(schema) -> list[tuple]:
+    """(output key, attribute, how, field) for each dumped field of a schema."""
     plan = []
     for name, field in schema.dump_fields.items():
         key = field.data_key or name
@@ -107,6 +109,13 @@ def _compile(schema):
             plan.append((key, attr, "datetime", None))
         else:
             plan.append((key, name, "field", field))
+    return plan
+
+
+def _compile(schema):
+    """A fast dumper with exactly the schema's output: plain attributes are read directly,
+    dates formatted as marshmallow's ISO default, every other field through its own serialize."""
+    plan = _plan(schema)
 
     def dump_row(obj) -> dict:
         out = {}
@@ -136,6 +145,44 @@ def _dumper(entity: str):
 def dump(entity: str, row) -> dict:
     """A row as the phone stores it: the resource's schema, else its columns."""
     return _dumper(entity)(row)
+
+
+_row_dumpers: dict[str, tuple] = {}
+
+
+def _row_dumper(entity: str) -> tuple[list, object]:
+    """For an entity whose schema has plain columns only: the columns to select and a dumper
+    of such a row by position (attribute access on a result row costs more than the rest).
+
+    Same output as the schema's once encoded as JSON, except that dates and datetimes stay
+    objects and JSON columns stay the JSON text they are stored as (`orjson.Fragment`, read with
+    a cast to text): the pull response's encoder writes dates in the same ISO 8601 form as
+    marshmallow and fragments as they are, so the JSON is the same without a parse and re-encode.
+    """
+    found = _row_dumpers.get(entity)
+    if found is None:
+        model = SYNC_ENTITIES[entity]
+        table_columns = [c for c in model.__table__.columns if c.name != "field_versions"]
+        columns = [cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in table_columns]
+        position = {c.name: i for i, c in enumerate(table_columns)}
+        json_at = {i for i, c in enumerate(table_columns) if isinstance(c.type, JSON)}
+        by_attr = {prop.key: position.get(prop.columns[0].name) for prop in sa_inspect(model).column_attrs}
+        plan = [(key, i, _FRAGMENT if i in json_at else _FLOAT if how == "float" else None)
+                for key, i, how in ((key, by_attr.get(attr), how) for key, attr, how, _ in _plan(_schema(entity)))]
+        at_id, at_version, at_deleted = position["id"], position["version"], position["deleted_at"]
+
+        def dump_tuple(row) -> tuple:
+            data = {}
+            for key, i, convert in plan:
+                value = None if i is None else row[i]
+                data[key] = convert(value) if convert is not None and value is not None else value
+            return row[at_id], row[at_version], row[at_deleted] is not None, data
+
+        found = _row_dumpers[entity] = (columns, dump_tuple)
+    return found
+
+
+_FLOAT, _FRAGMENT = float, orjson.Fragment
 
 
 def _snapshot_dumper(row) -> dict:
@@ -598,7 +645,10 @@ def _via_venue(actor, stmt, model):
 
 
 def pull(actor, *, cursor: int, limit: int) -> dict:
-    """Rows in the actor's scope changed after `cursor`, in commit order, tombstones included."""
+    """Rows in the actor's scope changed after `cursor`, in commit order, tombstones included.
+
+    Row data may hold date and datetime objects; encode with `encode_json` (ISO 8601 strings).
+    """
     authorize(actor, "sync.use")
     if cursor < 0:
         raise RuleViolation("sync_bad_cursor")
@@ -628,22 +678,25 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     wanted: dict[str, list[str]] = {}
     for _, entity, row_id in heads:
         wanted.setdefault(entity, []).append(row_id)
-    loaded = {}
+    loaded = {}  # (entity, id) -> (id, version, deleted, data)
     for entity, ids in wanted.items():
         model = SYNC_ENTITIES[entity]
         if _dumper(entity).needs_orm:
-            rows = db.session.scalars(select(model).options(defer(model.field_versions)).where(model.id.in_(ids)))
+            for row in db.session.scalars(select(model).options(defer(model.field_versions))
+                                          .where(model.id.in_(ids))):
+                loaded[(entity, row.id)] = (row.id, row.version, row.deleted_at is not None, dump(entity, row))
         else:
-            # Plain columns: Core rows skip the ORM's identity map and per-object bookkeeping.
-            columns = [c for c in model.__table__.columns if c.name != "field_versions"]
-            rows = db.session.execute(select(*columns).where(model.id.in_(ids)))
-        for row in rows:
-            loaded[(entity, row.id)] = row
+            # Plain columns: Core rows on the session's connection skip the ORM's identity map
+            # and per-row bookkeeping.
+            columns, dump_tuple = _row_dumper(entity)
+            for row in db.session.connection().execute(select(*columns).where(model.id.in_(ids))).all():
+                out = dump_tuple(row)
+                loaded[(entity, out[0])] = out
     changes = []
     for seq, entity, row_id in heads:
-        row = loaded[(entity, row_id)]
-        changes.append({"entity": entity, "id": row.id, "version": row.version, "server_seq": seq,
-                        "deleted": row.deleted_at is not None, "data": dump(entity, row)})
+        row_id, version, deleted, data = loaded[(entity, row_id)]
+        changes.append({"entity": entity, "id": row_id, "version": version, "server_seq": seq,
+                        "deleted": deleted, "data": data})
     left = _left_scope(actor, cursor, new_cursor)
     # Read-only: end the transaction now (SQLite holds its write lock until then).
     db.session.rollback()
@@ -665,6 +718,17 @@ def _left_scope(actor, low: int, high: int) -> list[dict]:
                 continue
         out.append({"entity": ex.entity, "id": ex.entity_id})
     return out
+
+
+def _json_default(value):
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)  # as Flask's encoder writes them
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def encode_json(data) -> bytes:
+    """JSON for a pull page: orjson (dates and datetimes as ISO 8601, like the schemas)."""
+    return orjson.dumps(data, default=_json_default)
 
 
 def device_status(actor, device_id: str) -> dict:

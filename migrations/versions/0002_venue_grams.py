@@ -1,10 +1,11 @@
-"""venue fragment search by bigrams: venue_grams (SQLite) and a GIN bigram index (PostgreSQL)
+"""venue search: bigram fragment index (venue_grams on SQLite, GIN on PostgreSQL), risk-sorted and count indexes
 
 A two-character fragment (星光) cannot use trigrams, and LIKE '%星光%' over 100,000 venues
 tests every row. SQLite gets the venue_grams table, kept by triggers on venues, and PostgreSQL a
 GIN index over venue_gram_array(name, address); see server/models/venues.py (VenueGram), whose
 SQL this migration runs. Existing venues are indexed here (SQLite: backfill; PostgreSQL: the
-index build).
+index build). ix_venues_live_risk serves pages sorted by risk level, ix_venues_gone the count of
+a whole district's live register.
 
 Revision ID: 0002
 Revises: 0001
@@ -12,7 +13,7 @@ Revises: 0001
 from alembic import op
 import sqlalchemy as sa
 
-from server.models.venues import (SQLITE_VENUE_GRAMS_BACKFILL_SQL, SQLITE_VENUE_GRAMS_DROP_SQL,
+from server.models.venues import (GONE, LIVE, SQLITE_VENUE_GRAMS_BACKFILL_SQL, SQLITE_VENUE_GRAMS_DROP_SQL,
                                   SQLITE_VENUE_GRAMS_SQL, VENUE_GRAM_FUNCTION_SQL)
 
 revision = '0002'
@@ -28,6 +29,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('gram', 'venue_id', name=op.f('pk_venue_grams')),
     sqlite_with_rowid=False
     )
+    with op.batch_alter_table('venues', schema=None) as batch_op:
+        batch_op.create_index('ix_venues_live_risk', ['risk_level', 'id', 'area_id', 'archived_at', 'deleted_at'],
+                              unique=False, sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE))
+        batch_op.create_index('ix_venues_gone', ['id'], unique=False,
+                              sqlite_where=sa.text(GONE), postgresql_where=sa.text(GONE))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(sa.text(VENUE_GRAM_FUNCTION_SQL))
         op.create_index('ix_venues_grams', 'venues', [sa.text('venue_gram_array(name, address)')],
@@ -45,4 +51,7 @@ def downgrade():
     else:
         for statement in SQLITE_VENUE_GRAMS_DROP_SQL:
             op.execute(sa.text(statement))
+    with op.batch_alter_table('venues', schema=None) as batch_op:
+        batch_op.drop_index('ix_venues_gone')
+        batch_op.drop_index('ix_venues_live_risk')
     op.drop_table('venue_grams')

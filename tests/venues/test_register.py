@@ -320,3 +320,18 @@ def test_sync_replays_venue_creation_and_edits_through_the_same_rules(world):
     with pytest.raises(Forbidden):
         handlers[("venue", "create")](inspector, "1b5c4c1e-3d0c-4a55-9a4b-2f6f3f0c9d21",
                                       _new(world, area_id=world.grid_b.id))
+
+
+def test_whole_register_count_leaves_out_archived_and_deleted_venues(world, register):
+    """The unfiltered district-wide list is counted as all venues minus the archived/deleted."""
+    admin = world.users["admin"]
+    rows, total = venues.list_venues(admin, page_size=500)
+    assert total == len(rows) == 13
+    venues.archive_venue(admin, register[0].id)
+    register[1].deleted_at = register[1].created_at
+    venues.db.session.commit()
+    for sort in ("name", "-risk_level"):
+        rows, total = venues.list_venues(admin, sort=sort, page_size=500)
+        assert total == len(rows) == 11
+        assert {register[0].id, register[1].id}.isdisjoint(r.id for r in rows)
+    assert venues.list_venues(admin, include_archived=True, page_size=500)[1] == 12

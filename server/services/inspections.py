@@ -510,22 +510,49 @@ def record_item_result(actor, *, inspection_id, item_code, result, note=None, ph
         raise BadInput("field_value_invalid", fields={"item_code": ["1–32 characters"]}, field="item_code")
     check_new_id(ItemResult, id)
     item = template_item(inspection, item_code)
-    # Rows of this batch not flushed yet are checked in memory, so the query needs no flush.
-    exists = any(r.inspection_id == inspection.id and r.item_code == item_code for r in pending_rows(ItemResult))
-    if not exists:
-        with reading_without_flush(ItemResult):
-            exists = db.session.scalar(select(func.count()).select_from(ItemResult).where(
-                ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code))
+    codes = _item_codes(inspection.id)
+    if codes is not None:
+        exists = item_code in codes
+    else:
+        # Rows of this batch not flushed yet are checked in memory, so the query needs no flush.
+        exists = any(r.inspection_id == inspection.id and r.item_code == item_code for r in pending_rows(ItemResult))
+        if not exists:
+            with reading_without_flush(ItemResult):
+                exists = db.session.scalar(select(func.count()).select_from(ItemResult).where(
+                    ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code))
     if exists:
         raise Conflict("item_result_exists", code=item_code)
     row = ItemResult(id=id, inspection_id=inspection.id, item_code=item_code,
                      item_id=item.id if item is not None else item_id, result=result, note=note,
                      photo_hashes=hash_list(photo_hashes))
     db.session.add(row)
+    if codes is not None:
+        codes.add(item_code)
     audit.record_created(actor, "item_result.create", "item_result", row)
     if commit:
         db.session.commit()
     return row
+
+
+def _item_codes(inspection_id) -> set | None:
+    """Inside a sync push, the item codes an inspection has (rows of every state), read once.
+
+    A push holds the change counter's lock until it commits, so no other transaction can add
+    item results meanwhile: the set is the database's, plus what this batch adds (the caller
+    adds each new code). The batch empties `batch_cache` when it rolls a savepoint back.
+    """
+    cache = db.session.info.get("batch_cache")
+    if cache is None:
+        return None
+    key = ("item_codes", inspection_id)
+    codes = cache.get(key)
+    if codes is None:
+        with db.session.no_autoflush:
+            codes = set(db.session.scalars(select(ItemResult.item_code)
+                                           .where(ItemResult.inspection_id == inspection_id)))
+        codes.update(r.item_code for r in db.session.new if type(r) is ItemResult and r.inspection_id == inspection_id)
+        cache[key] = codes
+    return codes
 
 
 def get_item_result(item_result_id) -> ItemResult:

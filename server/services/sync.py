@@ -269,9 +269,11 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     session.info["keep_alive"] = keep
     session.info["seq_allocator"] = seqs
     session.info["audit_buffer"] = events = audit.EventBuffer()
+    # Lookups a service may keep for the rest of the batch (emptied on a savepoint rollback).
+    session.info["batch_cache"] = batch_cache = {}
     try:
         with shared_calendar():
-            batch = _Batch(mutations, keep, seqs, events)
+            batch = _Batch(mutations, keep, seqs, events, batch_cache)
             session.info["known_absent"] = batch.absent
             for group in _groups(mutations, batch):
                 if len(group) > 1:
@@ -294,7 +296,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
             seqs.store(session)
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent"):
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache"):
             session.info.pop(key, None)
     session.commit()
     return {"results": results, "device": status}
@@ -320,8 +322,8 @@ class _Stored:
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
-    def __init__(self, mutations, keep, seqs, events):
-        self.keep, self.seqs, self.events = keep, seqs, events
+    def __init__(self, mutations, keep, seqs, events, cache):
+        self.keep, self.seqs, self.events, self.cache = keep, seqs, events, cache
         ids = [m["mutation_id"] for m in mutations]
         self.processed = {p.mutation_id: p for p in db.session.scalars(
             select(ProcessedMutation).where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
@@ -346,6 +348,7 @@ class _Batch:
 
     def reset(self, mark) -> None:
         events, seqs, processed = mark
+        self.cache.clear()
         self.events.reset(events)
         self.seqs.reset(seqs)
         for row in self.new_processed[processed:]:

@@ -33,10 +33,16 @@ def jsonable(value):
     return value
 
 
+_snapshot_keys: dict[type, tuple[str, ...]] = {}
+
+
 def snapshot(obj) -> dict:
     """Column values of a model row as JSON-safe data (for before/after)."""
-    mapper = sa_inspect(obj).mapper
-    return {c.key: jsonable(getattr(obj, c.key)) for c in mapper.column_attrs if c.key not in SKIP}
+    keys = _snapshot_keys.get(type(obj))
+    if keys is None:  # a mapping's columns are fixed once it is configured
+        keys = tuple(c.key for c in sa_inspect(obj).mapper.column_attrs if c.key not in SKIP)
+        _snapshot_keys[type(obj)] = keys
+    return {key: jsonable(getattr(obj, key)) for key in keys}
 
 
 def record(actor, action: str, entity: str, entity_id, *, before: dict | None = None,

@@ -1,0 +1,48 @@
+"""What render() does for speed must not change what it prints, nor leave the process
+in another state (garbage collector, WeasyPrint internals it leans on)."""
+
+import gc
+import importlib
+
+import pytest
+from weasyprint import HTML
+
+from server.pdf import ViewModelError, render
+from tests.pdf import samples
+
+render_module = importlib.import_module("server.pdf.render")
+
+
+def test_lighter_user_agent_stylesheet_still_finds_what_it_drops():
+    """A WeasyPrint upgrade that renames these rules or the hook must be noticed."""
+    from weasyprint.html import UA
+
+    assert len(render_module._UA_UNUSED_RULE.findall(UA)) == 5
+    assert "\n::marker {" in UA
+    assert HTML._ua_stylesheets is not render_module._HTML._ua_stylesheets
+
+
+@pytest.mark.parametrize("kind", ["deadline_rectification", "penalty_decision",
+                                  "self_rectification_commitment"])
+def test_lighter_user_agent_stylesheet_prints_the_same_bytes(kind, monkeypatch, rendered):
+    """Same PDF with WeasyPrint's own user-agent stylesheet (these kinds have lists)."""
+    monkeypatch.setattr(render_module, "_HTML", HTML)
+    assert render(kind, samples.view_model(kind)) == rendered(kind)
+
+
+def test_collector_is_on_again_after_a_render_and_after_a_refused_one():
+    assert gc.isenabled()
+    render("deadline_rectification", samples.view_model("deadline_rectification"))
+    assert gc.isenabled()
+    with pytest.raises(ViewModelError):
+        render("deadline_rectification", {})
+    assert gc.isenabled()
+
+
+def test_collector_disabled_by_the_caller_stays_disabled():
+    gc.disable()
+    try:
+        render("deadline_rectification", samples.view_model("deadline_rectification"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

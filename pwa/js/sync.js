@@ -106,7 +106,7 @@ function scheduleRetry() {
  * then up to UPLOADS_AT_ONCE PUTs in flight. Any failure fails the pass (backoff, retry), and
  * the batch is not pushed; photos that did get through are flagged so they are not re-sent.
  */
-async function uploadBlobs(hashes) {
+async function uploadBlobs(hashes, userId) {
   const rows = (await store.getMany('blobs', hashes)).filter((r) => r && !r.uploaded);
   if (!rows.length) return;
   const missing = new Set();
@@ -116,6 +116,8 @@ async function uploadBlobs(hashes) {
   const done = rows.filter((r) => !missing.has(r.hash)).map((r) => r.hash);
   try {
     await eachLimited(rows.filter((r) => missing.has(r.hash)), UPLOADS_AT_ONCE, async (r) => {
+      // Never under another user's session (someone else may log in while photos go up).
+      if (!state.user || state.user.id !== userId) throw new ApiError(401, { reason: 'user_changed' });
       await api.putBlob(r.hash, r.blob, r.type);
       done.push(r.hash);
     });
@@ -141,6 +143,8 @@ async function eachLimited(items, limit, fn) {
   if (failure) throw failure.err;
 }
 
+const hashesOf = (mutations) => [...new Set(mutations.flatMap((m) => m.blob_hashes || []))];
+
 /** Push this user's queue in device order. Returns how many came back `retry`. */
 async function push() {
   const deviceId = await store.deviceId();
@@ -148,25 +152,41 @@ async function push() {
   let batchSize = BATCH;
   const userId = state.user.id;
   const queue = pushable(await store.all('outbox'), userId);
-  for (let i = 0; i < queue.length;) {
-    // Another user logged in meanwhile: never send this user's mutations under their session.
-    if (!state.user || state.user.id !== userId) throw new ApiError(401, { reason: 'user_changed' });
-    const batch = queue.slice(i, i + batchSize);
-    await uploadBlobs([...new Set(batch.flatMap((m) => m.blob_hashes || []))]);
-    // Mark as attempted first: a later save must not fold new fields into a mutation the
-    // server may already hold (the same mutation_id with a different payload is `id_reuse`).
-    await store.tx(['outbox'], 'readwrite', async (t) => {
-      for (const m of batch) t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1 });
-    });
-    let answer;
-    try {
-      answer = await api.push({ device_id: deviceId, schema_version: 1, mutations: batch.map(toWire) });
-    } catch (err) {
-      if (err.status === 413 && batchSize > 1) { batchSize = Math.max(1, Math.floor(batchSize / 2)); continue; }
-      throw err;
+  // The next batch's photos go up while this batch is pushed (it resolves to its error, if any,
+  // so a failure waits to be raised at the top of the next round instead of going unhandled).
+  let ahead = null;
+  try {
+    for (let i = 0; i < queue.length;) {
+      // Another user logged in meanwhile: never send this user's mutations under their session.
+      if (!state.user || state.user.id !== userId) throw new ApiError(401, { reason: 'user_changed' });
+      const batch = queue.slice(i, i + batchSize);
+      if (ahead) {
+        const failed = await ahead;
+        ahead = null;
+        if (failed) throw failed;
+      }
+      // Every photo the batch names is on the server before the batch is sent (a no-op for
+      // those already sent ahead).
+      await uploadBlobs(hashesOf(batch), userId);
+      const next = queue.slice(i + batch.length, i + batch.length + batchSize);
+      if (next.length) ahead = uploadBlobs(hashesOf(next), userId).then(() => null, (err) => err);
+      // Mark as attempted first: a later save must not fold new fields into a mutation the
+      // server may already hold (the same mutation_id with a different payload is `id_reuse`).
+      await store.tx(['outbox'], 'readwrite', async (t) => {
+        for (const m of batch) t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1 });
+      });
+      let answer;
+      try {
+        answer = await api.push({ device_id: deviceId, schema_version: 1, mutations: batch.map(toWire) });
+      } catch (err) {
+        if (err.status === 413 && batchSize > 1) { batchSize = Math.max(1, Math.floor(batchSize / 2)); continue; }
+        throw err;
+      }
+      retries += await applyResults(batch, answer.results || []);
+      i += batch.length;
     }
-    retries += await applyResults(batch, answer.results || []);
-    i += batch.length;
+  } finally {
+    if (ahead) await ahead; // no upload outlives this pass (nor the Web Lock it holds)
   }
   return retries;
 }

@@ -19,18 +19,19 @@ class RequestTimer:
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
-        self.rows: list[tuple[str, str, float, float]] = []
+        self.rows: list[tuple[str, str, float, float, float]] = []
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         method, path = environ["REQUEST_METHOD"], _HEX.sub("/<sha256>", environ.get("PATH_INFO", ""))
         try:
             # Consume the body inside the timed span (Werkzeug may stream a lazy iterable).
             body = list(self.wsgi_app(environ, start_response))
         finally:
             with self.lock:
-                self.rows.append((method, path, t0, time.perf_counter()))
+                # thread_time: this request's own CPU (one thread per request), whatever the load.
+                self.rows.append((method, path, t0, time.perf_counter(), time.thread_time() - c0))
         return body
 
     def reset(self) -> None:
@@ -41,15 +42,17 @@ class RequestTimer:
         """Lines describing the requests between t_start and t_end (perf_counter seconds)."""
         with self.lock:
             rows = [r for r in self.rows if r[2] >= t_start and r[3] <= t_end + 5]
-        kinds: dict[tuple[str, str], list[float]] = {}
-        for method, path, a, b in rows:
-            kinds.setdefault((method, path), []).append(b - a)
+        kinds: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for method, path, a, b, cpu in rows:
+            kinds.setdefault((method, path), []).append((b - a, cpu))
         lines = []
-        for (method, path), durs in sorted(kinds.items(), key=lambda kv: -sum(kv[1])):
-            lines.append(f"  {method:5} {path:40} n={len(durs):4}  sum {sum(durs):6.1f} s  "
-                         f"median {statistics.median(durs) * 1000:6.1f} ms  max {max(durs) * 1000:6.1f} ms")
+        for (method, path), got in sorted(kinds.items(), key=lambda kv: -sum(d for d, _ in kv[1])):
+            durs, cpus = [d for d, _ in got], [c for _, c in got]
+            lines.append(f"  {method:5} {path:40} n={len(durs):4}  wall sum {sum(durs):6.1f} s  "
+                         f"median {statistics.median(durs) * 1000:6.1f} ms  max {max(durs) * 1000:6.1f} ms;  "
+                         f"CPU sum {sum(cpus):5.1f} s  median {statistics.median(cpus) * 1000:5.1f} ms")
         # Wall time with at least one request in flight, and mean concurrency while busy.
-        events = sorted([(a, 1) for _, _, a, _ in rows] + [(b, -1) for _, _, _, b in rows])
+        events = sorted([(r[2], 1) for r in rows] + [(r[3], -1) for r in rows])
         busy = area = 0.0
         depth, last = 0, t_start
         for t, d in events:

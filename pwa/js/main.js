@@ -196,15 +196,25 @@ async function boot() {
   }
   document.body.dataset.ready = '1';
   performance.mark('firesweep-ready'); // "interactive": bench/bench_pwa.py reads it (docs/pwa.md)
-  registerWorker();
-  loadSync().then((s) => {
-    s.onChange(updateBadge);
-    updateBadge();
-    return checkSession();
-  }).then(() => {
-    sync.start();
-    if (session.user && !session.expired && navigator.onLine) sync.refreshReference().catch(() => {});
-  }).catch((err) => console.error(err));
+  // The rest waits until the first screen has been painted: run now, it would delay that frame.
+  afterFirstPaint(() => {
+    registerWorker();
+    loadSync().then((s) => {
+      s.onChange(updateBadge);
+      updateBadge();
+      return checkSession();
+    }).then(() => {
+      sync.start();
+      if (session.user && !session.expired && navigator.onLine) sync.refreshReference().catch(() => {});
+    }).catch((err) => console.error(err));
+  });
+}
+
+function afterFirstPaint(fn) {
+  let done = false;
+  const run = () => { if (!done) { done = true; fn(); } };
+  requestAnimationFrame(() => setTimeout(run, 0)); // the task after the next frame
+  setTimeout(run, 500); // a hidden tab gets no animation frames
 }
 
 boot().catch((err) => { console.error(err); toast(String(err), 'error'); });

@@ -56,7 +56,7 @@ export async function home() {
   };
 
   mount(
-    h('h1', {}, t('home.hello', { name: session.user.display_name })),
+    h('h1', { elementtiming: 'home' }, t('home.hello', { name: session.user.display_name })),  // elementtiming: when it was painted (bench_pwa.py)
     h('div', { class: 'actions' },
       link('/inspections/new', t('home.new_inspection'), 'btn primary'),
       link('/venues', t('home.search_venue'), 'btn')),

@@ -74,15 +74,24 @@ def launch(p, profile: Path):
     return ctx, (ctx.pages[0] if ctx.pages else ctx.new_page())
 
 
-# "Interactive" (the cold-start figure): from navigation start (performance.timeOrigin) to the
-# `firesweep-ready` mark, which main.js sets once the home screen with today's tasks is in the
-# DOM, the nav labels and the unsynced badge are written and the click handlers are attached.
+# "Interactive" (the cold-start figure): from navigation start (performance.timeOrigin) until the
+# home screen with today's tasks is on screen with its handlers attached, i.e. the later of
+#  - the `firesweep-ready` mark, which main.js sets once home is in the DOM, the nav labels and
+#    the unsynced badge are written and the click handlers are attached, and
+#  - the paint of home's heading (Element Timing, `elementtiming="home"`: renderTime).
+# "ready" alone (DOM + handlers, before layout and paint) is printed too: earlier figures used it.
 # The page is watched only through CDP Runtime.evaluate of this one expression (a few µs each),
 # so no Playwright helper script runs inside the figure (wait_for_function injects ~140 ms of
 # script under a 4x throttle). Browser process launch is not in the figure; it is reported
 # separately as "launch → ready" (wall clock from launching Chromium to the mark).
 READY_EXPR = ("(() => { const m = performance.getEntriesByName('firesweep-ready')[0];"
               " return m ? [m.startTime, performance.timeOrigin] : null; })()")
+
+
+# Read after the fact (buffered): when home's heading was painted.
+PAINTED_EXPR = ("new Promise((resolve) => { new PerformanceObserver((list) => { for (const e of list.getEntries())"
+                " if (e.identifier === 'home') resolve(e.renderTime || e.startTime); }).observe({ type: 'element',"
+                " buffered: true }); setTimeout(() => resolve(null), 10000); })")
 
 
 def cold_profile(p, server, tmp: Path) -> Path:
@@ -121,21 +130,29 @@ def open_offline_cold(p, server, profile: Path, before_navigation=None, rate=4):
         before_navigation(cdp)
     page.goto(server.url + "/", wait_until="commit")
     ready, origin = wait_ready_cdp(page, cdp)
-    return ctx, page, cdp, {"ready": ready, "launch_to_ready": origin + ready - t_launch * 1000}
+    painted = cdp.send("Runtime.evaluate", {"expression": PAINTED_EXPR, "awaitPromise": True,
+                                            "returnByValue": True}).get("result", {}).get("value")
+    if painted is None:
+        raise RuntimeError("home heading paint (elementtiming=home) not seen")
+    shown = max(ready, painted)
+    return ctx, page, cdp, {"ready": ready, "shown": shown, "launch_to_shown": origin + shown - t_launch * 1000}
 
 
 def bench_cold_start(p, server, tmp: Path, runs=5) -> None:
     profile = cold_profile(p, server, tmp)
-    times, launched = [], []
+    times, ready, launched = [], [], []
     for _ in range(runs):
         ctx, page, cdp, res = open_offline_cold(p, server, profile)
-        times.append(res["ready"])
-        launched.append(res["launch_to_ready"])
+        times.append(res["shown"])
+        ready.append(res["ready"])
+        launched.append(res["launch_to_shown"])
         ctx.close()
-    print(f"offline cold start to interactive (4x CPU throttle, new browser process each run; navigation start → ready): "
-          f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms over {runs} runs "
+    print(f"offline cold start to interactive (4x CPU throttle, new browser process each run; navigation start → home "
+          f"painted, handlers attached): median {statistics.median(times):.0f} ms, max {max(times):.0f} ms over {runs} runs "
           f"[{', '.join(f'{t:.0f}' for t in times)}]  [target <= 1000 ms]")
-    print(f"  same runs, Chromium launch → ready (wall clock, not the target figure): median {statistics.median(launched):.0f} ms")
+    print(f"  same runs, navigation start → firesweep-ready mark (DOM + handlers, before paint): median {statistics.median(ready):.0f} ms "
+          f"[{', '.join(f'{t:.0f}' for t in ready)}]")
+    print(f"  same runs, Chromium launch → home painted (wall clock, not the target figure): median {statistics.median(launched):.0f} ms")
     # The browser engine already running (as on a phone), the app's tab opened fresh each run.
     ctx, first = launch(p, profile)
     phone.cut_network(ctx)
@@ -147,10 +164,13 @@ def bench_cold_start(p, server, tmp: Path, runs=5) -> None:
         cdp = ctx.new_cdp_session(page)
         cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
         page.goto(server.url + "/", wait_until="commit")
-        times.append(wait_ready_cdp(page, cdp)[0])
+        ready = wait_ready_cdp(page, cdp)[0]
+        painted = cdp.send("Runtime.evaluate", {"expression": PAINTED_EXPR, "awaitPromise": True,
+                                                "returnByValue": True}).get("result", {}).get("value")
+        times.append(max(ready, painted or float("inf")))
         page.close()
     ctx.close()
-    print(f"offline start to interactive in a new tab, engine running (4x CPU throttle): median {statistics.median(times):.0f} ms, "
+    print(f"offline start to interactive (home painted) in a new tab, engine running (4x CPU throttle): median {statistics.median(times):.0f} ms, "
           f"max {max(times):.0f} ms over {runs} runs [{', '.join(f'{t:.0f}' for t in times)}]  [target <= 1000 ms]")
 
 

@@ -655,6 +655,10 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     authorize(actor, "sync.use")
     if cursor < 0:
         raise RuleViolation("sync_bad_cursor")
+    # The newest committed number first: every row up to it is committed (numbers are taken under
+    # the counter's lock and committed in order), so each statement below sees all of them even
+    # on PostgreSQL's READ COMMITTED, and none that commits meanwhile can be passed over.
+    committed = int(db.session.execute(text("SELECT value FROM change_counter WHERE id = 1")).scalar() or 0)
     # Tables with nothing newer than the cursor are skipped: one statement for all of them (an
     # index lookup each) instead of a scoped query each, on every page.
     tops = db.session.execute(select(*[select(func.max(m.server_seq)).scalar_subquery()
@@ -664,7 +668,8 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     for (entity, model), top in zip(SYNC_ENTITIES.items(), tops):
         if top is None or top <= cursor:
             continue
-        stmt = _scoped(actor, entity, select(model.server_seq, model.id).where(model.server_seq > cursor))
+        stmt = _scoped(actor, entity, select(model.server_seq, model.id).where(model.server_seq > cursor,
+                                                                             model.server_seq <= committed))
         if stmt is None:
             continue
         heads.extend((seq, entity, row_id) for seq, row_id in
@@ -676,8 +681,7 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     if not has_more:
         # Nothing in scope beyond what we return: move the cursor to the newest committed seq so
         # the next pull does not rescan rows outside this user's scope.
-        top = db.session.execute(text("SELECT value FROM change_counter WHERE id = 1")).scalar()
-        new_cursor = max(new_cursor, int(top or 0))
+        new_cursor = max(new_cursor, committed)
     wanted: dict[str, list[str]] = {}
     for _, entity, row_id in heads:
         wanted.setdefault(entity, []).append(row_id)

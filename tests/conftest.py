@@ -1,16 +1,27 @@
 """Fixtures: the app on a real database (SQLite file, or PostgreSQL when DATABASE_URL says so),
 a clean database per test, API clients logged in per role.
+
+Under pytest-xdist (`-n 2`, as scripts/test.sh runs the suite) every worker has a database of
+its own: SQLite files live in the worker's own temp directory, and on PostgreSQL each worker
+creates `<DATABASE_URL's database>_gw<N>` at start, points DATABASE_URL at it for everything in
+that process (the e2e server, the migration and multi-process tests), and drops it at exit.
 """
 from __future__ import annotations
 
 import os
+import re
+import time
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import DateTime, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import make_transient_to_detached
 
 from server import create_app
 from server.extensions import db as _db
 from server.extensions import limiter
+from server.models import User
 from tests import factories
 
 
@@ -18,7 +29,57 @@ def _on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql"))
 
 
+def _xdist_worker() -> str | None:
+    """"gw0", "gw1", ... inside a pytest-xdist worker, else None."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+_worker_pg: dict = {}
+
+
+def _pg_admin(url):
+    return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def pytest_configure(config):
+    """Under xdist on PostgreSQL, give this worker its own database (see the module docstring)."""
+    worker = _xdist_worker()
+    if not worker or not _on_postgres():
+        return
+    base = make_url(os.environ["DATABASE_URL"])
+    name = f"{base.database}_{worker}"
+    if not re.fullmatch(r"\w+", name) or len(name) > 63:
+        raise pytest.UsageError(f"cannot derive a per-worker database name from {base.database!r}")
+    admin = _pg_admin(base)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    _worker_pg.update(base=os.environ["DATABASE_URL"], name=name)
+    os.environ["DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_unconfigure(config):
+    if not _worker_pg:
+        return
+    os.environ["DATABASE_URL"] = _worker_pg["base"]
+    admin = _pg_admin(make_url(_worker_pg["base"]))
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_worker_pg["name"]}" WITH (FORCE)'))
+    admin.dispose()
+    _worker_pg.clear()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
+    if _xdist_worker():
+        # Start the few long tests first, so that no worker is left running one alone at the end.
+        items.sort(key=lambda item: "slow" not in item.keywords)
+        # All browser tests on one worker (with --dist loadgroup): one live server and one
+        # Chromium, not one per worker.
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(pytest.mark.xdist_group("browser"))
     if _on_postgres():
         return
     skip = pytest.mark.skip(reason="PostgreSQL-only behaviour; make test runs it in its PostgreSQL pass")
@@ -52,15 +113,58 @@ def app(tmp_path_factory):
 
 
 def _wipe(app) -> None:
+    """Empty every table (and, on PostgreSQL, restart the id sequences), as a fresh database."""
     with app.app_context():
         _db.session.remove()
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
-        with _db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))
+        if _db.engine.dialect.name == "postgresql":
+            _wipe_postgres(tables)
+            return
+        # SQLite: one script, children before parents (foreign keys are on). A statement-by-
+        # statement loop through SQLAlchemy cost about as much as the deletes themselves.
+        raw = _db.engine.raw_connection()
+        try:
+            raw.driver_connection.executescript(
+                "BEGIN IMMEDIATE;" + "".join(f"DELETE FROM {name};" for name in tables) + "COMMIT;")
+        except BaseException:
+            raw.driver_connection.rollback()
+            raise
+        finally:
+            raw.close()
+
+
+_pg_may_skip_triggers: bool | None = None  # may this role SET session_replication_role?
+
+
+def _wipe_postgres(tables: list[str]) -> None:
+    """DELETE the rows of the tables that have any, and restart every id sequence.
+
+    TRUNCATE of all ~40 tables made ~90 new files per test and waited for them to be synced at
+    commit (DataFileImmediateSync), often most of a test's time. DELETE of a few small tables
+    does not; `session_replication_role = replica` (this transaction only) lets it ignore the
+    order of foreign keys and the document freeze triggers, which TRUNCATE also bypasses. Falls
+    back to TRUNCATE for a role that may not set that (it needs superuser).
+    """
+    global _pg_may_skip_triggers
+    with _db.engine.begin() as conn:
+        if _pg_may_skip_triggers is not False:
+            try:
+                with conn.begin_nested():
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                _pg_may_skip_triggers = True
+            except Exception:  # insufficient privilege
+                _pg_may_skip_triggers = False
+        if not _pg_may_skip_triggers:
+            conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+            return
+        probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT FROM {t})" for t in tables)
+        for (name,) in conn.execute(text(probe)).all():
+            conn.execute(text(f"DELETE FROM {name}"))
+        # What RESTART IDENTITY did: every sequence that has handed out a value starts again.
+        used = conn.execute(text("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences "
+                                 "WHERE last_value IS NOT NULL")).scalars().all()
+        if used:
+            conn.execute(select(*(func.setval(name, 1, False) for name in used)))
 
 
 @pytest.fixture
@@ -132,10 +236,71 @@ def client(app, db):
     return ApiClient(app)
 
 
+class _WorldSnapshot:
+    """The rows `factories.build_world()` wrote, to put back into a clean database.
+
+    Building the world through the services (argon2 hashes, audit events, one flush per object)
+    cost about 60 ms of CPU for each of the ~400 tests that use it. It is built for real once
+    per session (per xdist worker); after that each test gets the same rows inserted again,
+    with PostgreSQL's id sequences set where the build left them and every timestamp moved
+    forward by the time since the build, so the data is what a fresh build would give.
+    """
+
+    def __init__(self, world: factories.World):
+        session = _db.session
+        self.taken = time.monotonic()
+        self.rows = {}
+        for table in _db.metadata.sorted_tables:  # parents before children
+            rows = session.execute(select(table).order_by(*table.primary_key.columns)).mappings().all()
+            if rows:
+                times = [c.name for c in table.columns if c.type._type_affinity is DateTime]
+                self.rows[table] = ([dict(r) for r in rows], times)
+        self.sequences = []
+        if session.get_bind().dialect.name == "postgresql":
+            self.sequences = session.execute(text(
+                "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+                "WHERE last_value IS NOT NULL")).all()
+        self.objects = {name: (type(obj), obj.id) for name, obj in vars(world).items() if name != "users"}
+        self.users = {name: u.id for name, u in world.users.items()}
+        session.rollback()  # end the read transaction (SQLite's BEGIN IMMEDIATE holds the write lock)
+
+    def restore(self) -> factories.World:
+        session = _db.session
+        shift = timedelta(seconds=time.monotonic() - self.taken)
+        conn = session.connection()
+        for table, (rows, times) in self.rows.items():
+            if times:
+                rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
+            conn.execute(table.insert(), rows)
+        if self.sequences:
+            conn.execute(select(*(func.setval(name, value) for name, value in self.sequences)))
+        session.commit()
+
+        def attach(model, ident):
+            # The state build_world's final commit leaves: persistent, every attribute expired,
+            # so the first read of each goes to the database (no query is made here).
+            obj = model(id=ident)
+            make_transient_to_detached(obj)
+            session.add(obj)
+            return obj
+
+        world = factories.World(**{name: attach(*key) for name, key in self.objects.items()})
+        world.users = {name: attach(User, uid) for name, uid in self.users.items()}
+        return world
+
+
+_world_snapshot: _WorldSnapshot | None = None
+
+
 @pytest.fixture
 def world(db):
     """A small district: two streets with a grid each, users per role, venues in each grid."""
-    return factories.build_world()
+    global _world_snapshot
+    if _world_snapshot is None:
+        built = factories.build_world()
+        _world_snapshot = _WorldSnapshot(built)
+        return built
+    return _world_snapshot.restore()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The venue register (检查对象): search, register, edit, archive, import and export."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import quote
 
 from flask import Response, current_app
@@ -104,8 +104,56 @@ class VenueQuerySchema(PageArgs, VenueFilterSchema):
     pass
 
 
+def compile_dumper(schema):
+    """A function with exactly `schema.dump(obj)`'s output for one object, without marshmallow's
+    per-field machinery: strings, numbers and ISO datetimes are converted inline, every other
+    field (Function, Nested …) goes through its own serialize. A 50-row page spent a third of
+    its time in marshmallow."""
+    plan = []
+    for name, field in schema.dump_fields.items():
+        kind = type(field)
+        if kind is fields.String:
+            how = str
+        elif kind is fields.Integer and not field.as_string:
+            how = int
+        elif kind is fields.Float and not field.as_string:
+            how = float
+        elif kind is fields.Boolean:
+            how = None  # marshmallow dumps the value as it is
+        elif kind is fields.DateTime and field.format in (None, "iso", "iso8601"):
+            how = datetime.isoformat
+        else:
+            plan.append((field.data_key or name, name, field))
+            continue
+        plan.append((field.data_key or name, field.attribute or name, how))
+    accessor = schema.get_attribute
+
+    def dump(obj) -> dict:
+        out = {}
+        for key, attr, how in plan:
+            if isinstance(how, fields.Field):
+                out[key] = how.serialize(attr, obj, accessor=accessor)
+            else:
+                value = getattr(obj, attr, None)
+                out[key] = value if value is None or how is None else how(value)
+        return out
+    return dump
+
+
+class CompiledList(fields.List):
+    """A list of nested objects dumped by compile_dumper (documented like any List(Nested))."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        dump = self.__dict__.get("_dump")
+        if dump is None:
+            dump = self._dump = compile_dumper(self.inner.schema)
+        return [dump(item) for item in value]
+
+
 class VenuePageSchema(OutSchema):
-    items = fields.List(fields.Nested(VenueListItemSchema))
+    items = CompiledList(fields.Nested(VenueListItemSchema))
     meta = fields.Nested(PageMetaSchema)
 
 

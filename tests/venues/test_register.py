@@ -335,3 +335,17 @@ def test_whole_register_count_leaves_out_archived_and_deleted_venues(world, regi
         assert total == len(rows) == 11
         assert {register[0].id, register[1].id}.isdisjoint(r.id for r in rows)
     assert venues.list_venues(admin, include_archived=True, page_size=500)[1] == 12
+
+
+def test_list_rows_are_dumped_exactly_as_the_schema_dumps_them(world, register):
+    from server.api.venues import VenueListItemSchema, VenuePageSchema
+
+    venues.archive_venue(world.users["admin"], register[0].id)
+    register[1].lat, register[1].lng, register[1].floors, register[1].notes = 29.9, 121.8, 3, "备注"
+    register[1].contact_phone = "13800000001"
+    venues.db.session.commit()
+    rows = venues.list_venues(world.users["admin"], include_archived=True, page_size=500)[0]
+    expected = VenueListItemSchema(many=True).dump(rows)
+    assert VenuePageSchema().dump({"items": rows, "meta": {}})["items"] == expected
+    assert any(item["archived_at"] for item in expected) and any(item["lat"] == 29.9 for item in expected)
+    assert any(item["contact_phone"] == "138****0001" for item in expected)

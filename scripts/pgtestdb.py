@@ -3,7 +3,9 @@
     python scripts/pgtestdb.py create   -> prints postgresql+psycopg://.../firesweep_test_<hex>
                                            exit 3 (one line on stderr) when PostgreSQL
                                            does not answer
-    python scripts/pgtestdb.py drop URL -> drops that database (only firesweep_test_* names)
+    python scripts/pgtestdb.py drop URL -> drops that database (only firesweep_test_* names) and
+                                           the per-worker copies a parallel run made of it
+                                           (<name>_gw0, <name>_gw1, ... — see tests/conftest.py)
 
 The server is taken from DATABASE_URL when it is a PostgreSQL URL, else 127.0.0.1:5432 as
 $PGUSER (default postgres) with trust authentication. Runs with the project venv's python
@@ -66,7 +68,12 @@ def drop(test_url: str) -> int:
     url = urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
     try:
         with connect(url) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            # A pytest-xdist worker drops its own database when it exits; one that was killed
+            # leaves it behind, so the run's cleanup takes those too.
+            workers = conn.execute("SELECT datname FROM pg_database WHERE datname ~ %s",
+                                   [f"^{name}_gw[0-9]+$"]).fetchall()
+            for db_name in [name] + [row[0] for row in workers]:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
     except psycopg.Error as exc:
         print(f"firesweep: could not drop test database {name}: {exc}".strip(), file=sys.stderr)
         return 1

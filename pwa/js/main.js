@@ -148,19 +148,25 @@ async function restoreSession() {
  * user only after that (or offline, the cached one), so a stale session never pushes. */
 async function checkSession() {
   const sync = await loadSync();
-  if (!navigator.onLine) { if (session.user) sync.setUser(session.user); return; }
+  // body[data-session] says the check has settled (offline / ok / expired / no-answer); it runs
+  // after the first screen, so a script that wants its outcome waits for this, not for ready.
+  const settled = (outcome) => { document.body.dataset.session = outcome; };
+  if (!navigator.onLine) { if (session.user) sync.setUser(session.user); settled('offline'); return; }
   const { api, ApiError } = await import('./api.js');
   try {
     const me = await api.me();
     if (me.user) await setUser(me.user);
+    settled('ok');
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       // Keep working offline with the cached user; sync waits for a fresh login.
       session.expired = !!session.user;
       sync.setUser(null);
       showSessionBanner();
-    } else if (session.user) {
-      sync.setUser(session.user); // no answer (lie-fi): try later; a 401 then pauses the queue
+      settled('expired');
+    } else {
+      if (session.user) sync.setUser(session.user); // no answer (lie-fi): try later; a 401 then pauses the queue
+      settled('no-answer');
     }
   }
 }

@@ -102,6 +102,7 @@ def test_whole_inspection_offline_survives_reload_and_restart_then_server_holds_
     phone.restore_network(ctx)
     page.goto(live_server.url + "/sync")
     phone.wait_ready(page)
+    page.wait_for_function("document.body.dataset.session")  # the background session check has answered
     if page.locator("#session-banner").is_visible():  # the browser restart ended the session cookie
         phone.login(page, live_server.url, "inspector_a", PASSWORD)
     phone.wait_outbox_empty(page, timeout=120000)

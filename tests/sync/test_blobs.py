@@ -237,3 +237,10 @@ def test_upload_finished_meanwhile_by_another_request_is_not_stored_twice(login,
     assert resp.status_code == 200 and resp.get_json()["sha256"] == sha(data)
     assert db.session.query(Blob).count() == 1
     assert db.session.query(AuditEvent).filter_by(action="blob.upload").count() == 0
+
+
+def test_upload_audit_names_the_uploader(login, db, world):
+    put(login("inspector_a"), jpeg_bytes())
+    event = db.session.query(AuditEvent).filter_by(action="blob.upload").one()
+    assert (event.user_id, event.role) == (world.users["inspector_a"].id, "inspector")
+    assert db.session.query(Blob).one().created_by_id == world.users["inspector_a"].id

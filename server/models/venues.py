@@ -127,7 +127,9 @@ def _sqlite_grams(row: str, *, with_id: bool = False) -> str:
 
 
 # SQLite: row triggers (it has no statement triggers); the UPDATE one fires only when the name
-# or the address changes, and deletes the old bigrams by primary key.
+# or the address changes, and deletes the old bigrams by primary key. A later migration that
+# rebuilds the venues table on SQLite (batch_alter_table recreating it) drops these triggers and
+# must run SQLITE_VENUE_GRAMS_SQL again.
 SQLITE_VENUE_GRAMS_SQL = [
     "DROP TRIGGER IF EXISTS venue_grams_insert",
     f"""CREATE TRIGGER venue_grams_insert AFTER INSERT ON venues BEGIN

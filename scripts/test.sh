@@ -8,6 +8,12 @@
 # FIRESWEEP_TEST_PG=require  fail when PostgreSQL does not answer (.ci/run sets this)
 # FIRESWEEP_TEST_PG=0        SQLite only
 #
+# FIRESWEEP_TEST_WORKERS=auto (default) each pass runs on pytest-xdist workers, one per CPU
+#                            core (`-n auto --dist loadgroup`; the browser tests stay together
+#                            on one worker); a number sets the count; 0 runs in one process.
+#                            Not added when the arguments already say -n/--numprocesses or
+#                            -p no:xdist.
+#
 # The PostgreSQL server is DATABASE_URL's when that is a PostgreSQL URL, else
 # 127.0.0.1:5432 as $PGUSER (default postgres). A fresh firesweep_test_<hex> database is
 # created for the run and dropped afterwards. Exits non-zero when either pass fails
@@ -46,6 +52,18 @@ run_pytest() {
   return $rc
 }
 
+# pytest-xdist, unless turned off or the caller chose for themselves.
+xdist=(-n "${FIRESWEEP_TEST_WORKERS:-auto}" --dist loadgroup)
+[ "${FIRESWEEP_TEST_WORKERS:-auto}" = 0 ] && xdist=()
+prev=""
+for arg in "$@"; do
+  case "$arg" in
+    -n|-n*|--numprocesses|--numprocesses=*|-pno:xdist) xdist=() ;;
+    no:xdist) [ "$prev" = -p ] && xdist=() ;;
+  esac
+  prev=$arg
+done
+
 # Decide on the PostgreSQL pass first, so pytest's summary stays the last thing printed.
 if [ "$pg_mode" != 0 ]; then
   pg_url=$("$PY" scripts/pgtestdb.py create)
@@ -61,13 +79,13 @@ if [ "$pg_mode" != 0 ]; then
 fi
 
 echo "firesweep: test pass 1/$([ -n "$pg_url" ] && echo 2 || echo 1): SQLite"
-run_pytest env -u DATABASE_URL "$PY" -m pytest "$@"
+run_pytest env -u DATABASE_URL "$PY" -m pytest "${xdist[@]}" "$@"
 sqlite_rc=$?
 
 pg_rc=0
 if [ -n "$pg_url" ]; then
   echo "firesweep: test pass 2/2: PostgreSQL (${pg_url##*/})"
-  run_pytest env DATABASE_URL="$pg_url" "$PY" -m pytest "$@"
+  run_pytest env DATABASE_URL="$pg_url" "$PY" -m pytest "${xdist[@]}" "$@"
   pg_rc=$?
 fi
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import gzip
+import re
+import uuid
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import RAISE, fields, validate
 
 from server.api.common import OutSchema, StrictSchema, require_user
 from server.models import SYNC_ENTITIES
@@ -36,6 +38,72 @@ class PushSchema(StrictSchema):
     device_id = fields.String(required=True, validate=DEVICE_ID)
     schema_version = fields.Integer(required=True)
     mutations = fields.List(fields.Nested(MutationSchema), required=True)
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        """A body that plainly passes every field's checks is read directly (a batch of 50 through
+        marshmallow costs about a tenth of the push); anything else goes through marshmallow, so a
+        bad body gets exactly its errors. The fast path accepts a subset of what marshmallow
+        accepts and returns the same data (tests/sync/test_push_schema.py compares the two)."""
+        if many is None and partial is None and unknown in (None, RAISE):
+            loaded = _load_plain_push(data)
+            if loaded is not None:
+                return loaded
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+
+_PUSH_KEYS = frozenset(("device_id", "schema_version", "mutations"))
+_MUTATION_KEYS = frozenset(("mutation_id", "device_seq", "entity", "entity_id", "op", "base_version", "fields",
+                            "blob_hashes", "client_observed_at"))
+_MUTATION_REQUIRED = ("mutation_id", "device_seq", "entity", "entity_id", "op")
+_ENTITIES = frozenset(SYNC_ENTITIES)
+# Canonical (lowercase, hyphenated) UUIDs only: marshmallow takes other spellings too, they go its way.
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{8,64}")
+_OP_RE = re.compile(r"[a-z_]{2,32}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _load_plain_push(data) -> dict | None:
+    """PushSchema's result for a body with nothing marshmallow would refuse or convert; else None."""
+    if type(data) is not dict or data.keys() != _PUSH_KEYS:
+        return None
+    device_id, version, mutations = data["device_id"], data["schema_version"], data["mutations"]
+    if (type(device_id) is not str or not _DEVICE_ID_RE.fullmatch(device_id) or type(version) is not int
+            or type(mutations) is not list):
+        return None
+    out = []
+    for m in mutations:
+        if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not all(k in m for k in _MUTATION_REQUIRED):
+            return None
+        mid, seq, entity, eid, op = (m["mutation_id"], m["device_seq"], m["entity"], m["entity_id"], m["op"])
+        base = m.get("base_version")
+        body = m.get("fields", _ABSENT)
+        hashes = m.get("blob_hashes", _ABSENT)
+        if (type(mid) is not str or not _UUID_RE.fullmatch(mid) or type(eid) is not str
+                or not _UUID_RE.fullmatch(eid) or type(seq) is not int or seq < 1
+                or type(entity) is not str or entity not in _ENTITIES or type(op) is not str
+                or not _OP_RE.fullmatch(op) or (base is not None and type(base) is not int)
+                or m.get("client_observed_at") is not None):
+            return None
+        if body is _ABSENT:
+            body = {}
+        elif type(body) is not dict or not all(type(k) is str for k in body):
+            return None
+        else:
+            body = dict(body)
+        if hashes is _ABSENT:
+            hashes = []
+        elif type(hashes) is not list or not all(type(h) is str and _SHA256_RE.fullmatch(h) for h in hashes):
+            return None
+        else:
+            hashes = list(hashes)
+        out.append({"mutation_id": uuid.UUID(mid), "device_seq": seq, "entity": entity, "entity_id": uuid.UUID(eid),
+                    "op": op, "base_version": base, "fields": body, "blob_hashes": hashes,
+                    "client_observed_at": None})
+    return {"device_id": device_id, "schema_version": version, "mutations": out}
+
+
+_ABSENT = object()
 
 
 class ResultSchema(OutSchema):

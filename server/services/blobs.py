@@ -180,10 +180,10 @@ def store(actor, sha256: str, stream, *, storage, max_bytes: int) -> tuple[Blob,
     existing = exists(sha256)  # stored by a concurrent upload while this one was re-encoding
     if existing is not None:
         return existing, False
-    blob = Blob(sha256=sha256, mime=mime, size=len(clean), width=width, height=height,
-                stored_sha256=hashlib.sha256(clean).hexdigest(), has_thumbnail=thumb is not None,
-                created_by_id=uploader.id)
-    db.session.add(blob)
+    values = dict(sha256=sha256, mime=mime, size=len(clean), width=width, height=height,
+                  stored_sha256=hashlib.sha256(clean).hexdigest(), has_thumbnail=thumb is not None,
+                  created_by_id=uploader.id)
+    db.session.add(Blob(**values))
     audit.record(uploader, "blob.upload", "blob", sha256, after={"mime": mime, "size": len(clean)})
     try:
         db.session.commit()
@@ -194,7 +194,9 @@ def store(actor, sha256: str, stream, *, storage, max_bytes: int) -> tuple[Blob,
         if existing is None:
             raise
         return existing, False
-    return blob, True
+    # An unattached copy for the answer: the committed row is expired, and reading it back
+    # would open one more transaction (on SQLite, one more turn at the write lock) per photo.
+    return Blob(**values), True
 
 
 def _owner_may_read(actor, blob: Blob) -> bool:

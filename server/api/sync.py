@@ -8,7 +8,7 @@ import uuid
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, fields, validate
+from marshmallow import RAISE, ValidationError, fields, validate
 
 from server.api.common import OutSchema, StrictSchema, require_user
 from server.models import SYNC_ENTITIES
@@ -82,9 +82,16 @@ def _load_plain_push(data) -> dict | None:
         if (type(mid) is not str or not _UUID_RE.fullmatch(mid) or type(eid) is not str
                 or not _UUID_RE.fullmatch(eid) or type(seq) is not int or seq < 1
                 or type(entity) is not str or entity not in _ENTITIES or type(op) is not str
-                or not _OP_RE.fullmatch(op) or (base is not None and type(base) is not int)
-                or m.get("client_observed_at") is not None):
+                or not _OP_RE.fullmatch(op) or (base is not None and type(base) is not int)):
             return None
+        observed = m.get("client_observed_at")
+        if observed is not None:
+            if type(observed) is not str:
+                return None
+            try:  # the field's own parser, alone: the same value (or the same refusal, via marshmallow)
+                observed = _OBSERVED_AT.deserialize(observed, "client_observed_at", m)
+            except ValidationError:
+                return None
         if body is _ABSENT:
             body = {}
         elif type(body) is not dict or not all(type(k) is str for k in body):
@@ -99,11 +106,12 @@ def _load_plain_push(data) -> dict | None:
             hashes = list(hashes)
         out.append({"mutation_id": uuid.UUID(mid), "device_seq": seq, "entity": entity, "entity_id": uuid.UUID(eid),
                     "op": op, "base_version": base, "fields": body, "blob_hashes": hashes,
-                    "client_observed_at": None})
+                    "client_observed_at": observed})
     return {"device_id": device_id, "schema_version": version, "mutations": out}
 
 
 _ABSENT = object()
+_OBSERVED_AT = MutationSchema().fields["client_observed_at"]
 
 
 class ResultSchema(OutSchema):
@@ -130,6 +138,83 @@ class DeviceSchema(OutSchema):
 class PushResultSchema(OutSchema):
     results = fields.List(fields.Nested(ResultSchema))
     device = fields.Nested(DeviceSchema)
+
+    def dump(self, obj, *, many=None):
+        """The push answer is plain dicts of strings, numbers, lists and dicts: when every value
+        already has its field's type, the dump is a reordered copy, made directly; otherwise
+        marshmallow's (tests/sync/test_push_schema.py compares the two)."""
+        if many is None:
+            dumped = _dump_plain_push(obj)
+            if dumped is not None:
+                return dumped
+        return super().dump(obj, many=many)
+
+
+def _plain_kind(field) -> object:
+    """The type a value of this field must already have to be dumped as it is (None: any dict)."""
+    kinds = {fields.String: str, fields.Integer: int, fields.Boolean: bool, fields.Dict: dict}
+    if type(field) is fields.List:
+        return ("list", kinds[type(field.inner)])
+    return kinds[type(field)]
+
+
+_RESULT_PLAN = tuple((name, _plain_kind(field)) for name, field in ResultSchema().dump_fields.items())
+_DEVICE_PLAN = tuple((name, _plain_kind(field)) for name, field in DeviceSchema().dump_fields.items())
+
+
+def _dump_plain(plan, row) -> dict | None:
+    out = {}
+    for key, kind in plan:
+        if key not in row:
+            continue
+        value = row[key]
+        if value is None:
+            out[key] = None
+        elif type(kind) is tuple:
+            inner = kind[1]
+            if type(value) is not list or not all(type(v) is inner for v in value):
+                return None
+            out[key] = [dict(v) for v in value] if inner is dict else list(value)
+        elif type(value) is not kind:
+            return None
+        else:
+            out[key] = dict(value) if kind is dict else value
+    return out
+
+
+def _dump_plain_push(obj) -> dict | None:
+    """PushResultSchema's dump of `obj` when all its values have their fields' types; else None."""
+    if type(obj) is not dict or not obj.keys() <= {"results", "device"}:
+        return None
+    out = {}
+    if "results" in obj:
+        rows = obj["results"]
+        if rows is None:
+            out["results"] = None
+        else:
+            if type(rows) is not list:
+                return None
+            results = []
+            for row in rows:
+                if type(row) is not dict:
+                    return None
+                dumped = _dump_plain(_RESULT_PLAN, row)
+                if dumped is None:
+                    return None
+                results.append(dumped)
+            out["results"] = results
+    if "device" in obj:
+        device = obj["device"]
+        if device is None:
+            out["device"] = None
+        else:
+            if type(device) is not dict:
+                return None
+            dumped = _dump_plain(_DEVICE_PLAN, device)
+            if dumped is None:
+                return None
+            out["device"] = dumped
+    return out
 
 
 class PullArgs(StrictSchema):

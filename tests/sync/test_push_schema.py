@@ -17,7 +17,8 @@ def body():
          "op": "create", "base_version": None, "blob_hashes": [], "client_observed_at": None,
          "fields": {"venue_id": str(uuid.uuid4()), "kind": "routine", "lat": 29.88, "inspector_ids": ["a", "b"]}},
         {"mutation_id": str(uuid.uuid4()), "device_seq": 2, "entity": "hazard", "entity_id": str(uuid.uuid4()),
-         "op": "update", "base_version": 3, "blob_hashes": [SHA], "fields": {"description": "疏散通道"}},
+         "op": "update", "base_version": 3, "blob_hashes": [SHA], "fields": {"description": "疏散通道"},
+         "client_observed_at": "2026-11-28T01:41:07.123Z"},
         {"mutation_id": str(uuid.uuid4()), "device_seq": 7, "entity": "item_result", "entity_id": str(uuid.uuid4()),
          "op": "delete"},
     ]}
@@ -54,7 +55,8 @@ MUTATION_VARIANTS = [
     ("op", "create\n"), ("op", None), ("base_version", "2"), ("base_version", False), ("base_version", 1.5),
     ("fields", None), ("fields", []), ("fields", {1: "a"}), ("fields", "x"), ("blob_hashes", None),
     ("blob_hashes", ["x"]), ("blob_hashes", [SHA.upper()]), ("blob_hashes", [SHA + "\n"]), ("blob_hashes", "x"),
-    ("blob_hashes", [1]), ("client_observed_at", "2026-11-27T10:00:00Z"), ("client_observed_at", "x"),
+    ("blob_hashes", [1]), ("client_observed_at", "2026-11-27T10:00:00+08:00"), ("client_observed_at", "2026-11-27T10:00:00"),
+    ("client_observed_at", "2026-11-27"), ("client_observed_at", ""), ("client_observed_at", "x"),
     ("client_observed_at", 5), ("surprise", 1),
 ]
 
@@ -81,3 +83,75 @@ def test_non_dict_bodies_give_marshmallows_answer():
     for data in (None, [], "x", 3, {"mutations": [None]}, {"device_id": "phone-0001", "schema_version": 1,
                                                            "mutations": [None, 1, []]}):
         assert outcome(PushSchema().load, copy.deepcopy(data)) == outcome(marshmallow_load, copy.deepcopy(data))
+
+
+# --- the answer ---------------------------------------------------------------------------
+
+from server.api.sync import PushResultSchema, _dump_plain_push  # noqa: E402
+
+
+def answer():
+    return {"results": [
+        {"mutation_id": "m1", "status": "applied", "entity": "hazard", "entity_id": "h1", "version": 1,
+         "server": {"id": "h1", "deadline": "2026-12-04", "photo_hashes": [], "lat": 1.5}},
+        {"mutation_id": "m2", "status": "conflict", "entity": "hazard", "entity_id": "h2", "reason": "same_field",
+         "message": "冲突", "version": 4, "server": {"id": "h2"}, "conflicts": [{"field": "description"}],
+         "applied_fields": ["location"], "merged": True, "unknown_key": 1},
+        {"mutation_id": "m3", "status": "retry", "entity": "hazard", "entity_id": "h3", "reason": "blob_missing",
+         "message": "x", "missing_blobs": [SHA], "errors": None},
+        {"mutation_id": "m4", "status": "rejected", "entity": None, "entity_id": "h4", "reason": "invalid",
+         "message": "y", "errors": {"fields": ["bad"]}},
+    ], "device": {"max_seq": 7, "missing_seqs": [3, 4]}}
+
+
+def marshmallow_dump(obj):
+    return Schema.dump(PushResultSchema(), obj)
+
+
+def test_plain_answer_is_dumped_directly_with_marshmallows_result():
+    obj = answer()
+    assert _dump_plain_push(obj) is not None
+    fast, slow = PushResultSchema().dump(obj), marshmallow_dump(obj)
+    assert fast == slow
+    assert [list(r) for r in fast["results"]] == [list(r) for r in slow["results"]]  # same key order
+
+
+ODD_RESULT_VALUES = [("version", "4"), ("version", 4.0), ("version", True), ("mutation_id", uuid.uuid4()),
+                     ("merged", 1), ("server", None), ("conflicts", [None]), ("conflicts", ({"a": 1},)),
+                     ("applied_fields", ["a", 1]), ("missing_blobs", None), ("errors", [1]), ("status", 5)]
+
+
+@pytest.mark.parametrize("key,value", ODD_RESULT_VALUES)
+def test_odd_answer_gives_marshmallows_dump(key, value):
+    obj = answer()
+    obj["results"][1][key] = value
+    try:
+        expected = marshmallow_dump(copy.deepcopy(obj))
+    except (TypeError, ValueError, AttributeError):
+        with pytest.raises((TypeError, ValueError, AttributeError)):
+            PushResultSchema().dump(copy.deepcopy(obj))
+        return
+    assert PushResultSchema().dump(copy.deepcopy(obj)) == expected
+
+
+def test_odd_device_gives_marshmallows_dump():
+    for device in (None, {"max_seq": "3"}, {"missing_seqs": None}, {"max_seq": 2, "missing_seqs": ["1"]}):
+        obj = dict(answer(), device=device)
+        assert PushResultSchema().dump(copy.deepcopy(obj)) == marshmallow_dump(copy.deepcopy(obj))
+
+
+def test_push_answers_the_same_through_marshmallow(login, world, db, monkeypatch):
+    """A real batch pushed twice (the replay returns the stored answers): once through the direct
+    paths, once with them turned off; the HTTP answers are the same."""
+    from server.api import sync as api_sync
+    from tests.sync.helpers import inspection_batch, push
+
+    c = login("inspector_a")
+    batch = inspection_batch(world, n_hazards=3)
+    assert api_sync._load_plain_push({"device_id": "dev-test-0001", "schema_version": 1, "mutations": batch})
+    direct = push(c, batch)
+    assert [r["status"] for r in direct["results"]] == ["applied"] * 4
+    assert _dump_plain_push(direct) is not None
+    monkeypatch.setattr(api_sync, "_load_plain_push", lambda data: None)
+    monkeypatch.setattr(api_sync, "_dump_plain_push", lambda obj: None)
+    assert push(c, batch) == direct

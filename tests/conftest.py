@@ -71,6 +71,28 @@ def pytest_unconfigure(config):
     _worker_pg.clear()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """Under xdist, uuid.uuid4() is seeded while test modules are imported.
+
+    Every worker must collect the same test ids, and a parametrize table built with uuid4() at
+    import gives each worker different ones ("Different tests were collected between gw0 and
+    gw1"). Seeded, the values are still arbitrary valid UUIDs, the same in every worker; tests
+    that call uuid4() while running are not affected.
+    """
+    if not _xdist_worker():
+        return (yield)
+    import random
+    import uuid
+
+    real, rng = uuid.uuid4, random.Random(0)
+    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    try:
+        return (yield)
+    finally:
+        uuid.uuid4 = real
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     if _xdist_worker():

@@ -42,7 +42,10 @@ def snapshot(obj) -> dict:
     if keys is None:  # a mapping's columns are fixed once it is configured
         keys = tuple(c.key for c in sa_inspect(obj).mapper.column_attrs if c.key not in SKIP)
         _snapshot_keys[type(obj)] = keys
-    return {key: jsonable(getattr(obj, key)) for key in keys}
+    # A loaded column's value is in the instance dict, which is what its attribute returns; only
+    # an unloaded one (expired, deferred) goes through the attribute, which loads it.
+    values = obj.__dict__
+    return {key: jsonable(values[key] if key in values else getattr(obj, key)) for key in keys}
 
 
 def record(actor, action: str, entity: str, entity_id, *, before: dict | None = None,

@@ -112,18 +112,24 @@ def _plan(schema) -> list[tuple]:
     return plan
 
 
-def _compile(schema):
+def _compile(schema, model=None):
     """A fast dumper with exactly the schema's output: plain attributes are read directly,
-    dates formatted as marshmallow's ISO default, every other field through its own serialize."""
+    dates formatted as marshmallow's ISO default, every other field through its own serialize.
+    For a row of `model`, a loaded column is read from the instance dict (what its attribute
+    returns; an unloaded one goes through the attribute, which loads it)."""
     plan = _plan(schema)
+    columns = {prop.key for prop in sa_inspect(model).column_attrs} if model is not None else set()
+    direct = [(key, attr, how, field, attr in columns and how != "field") for key, attr, how, field in plan]
+    no_values: dict = {}
 
     def dump_row(obj) -> dict:
         out = {}
-        for key, attr, how, field in plan:
+        values = obj.__dict__ if type(obj) is model else no_values
+        for key, attr, how, field, column in direct:
             if how == "field":
                 value = field.serialize(attr, obj, accessor=schema.get_attribute)
             else:
-                value = getattr(obj, attr, None)
+                value = values[attr] if column and attr in values else getattr(obj, attr, None)
                 if value is not None and how is not None:
                     value = float(value) if how == "float" else value.isoformat()
             out[key] = value
@@ -138,7 +144,8 @@ def _dumper(entity: str):
     dumper = _dumpers.get(entity)
     if dumper is None:
         schema = _schema(entity)
-        dumper = _dumpers[entity] = _compile(schema) if schema is not None else _snapshot_dumper
+        dumper = _dumpers[entity] = _compile(schema, SYNC_ENTITIES.get(entity)) if schema is not None \
+            else _snapshot_dumper
     return dumper
 
 

@@ -127,15 +127,26 @@ def find_row(model, row_id):
     absent ones in `session.info["known_absent"]`; such a row can only be in this session
     (created earlier in the batch), so the identity map and the pending rows are enough.
     """
-    session = db.session
+    session = db.session()  # the session itself, not the scoped proxy: called ~3 times per synced create
     absent = session.info.get("known_absent")
     if absent is not None and (model, row_id) in absent:
-        row = session.identity_map.get(session.identity_key(model, row_id))
+        row = session.identity_map.get(_identity_key(model, row_id))
         if row is not None:
             return row
         if not any(type(o) is model and o.id == row_id for o in session.new):
             return None
     return session.get(model, row_id)
+
+
+_mappers: dict = {}
+
+
+def _identity_key(model, row_id):
+    """`session.identity_key(model, row_id)` with the mapper looked up once per model."""
+    mapper = _mappers.get(model)
+    if mapper is None:
+        mapper = _mappers[model] = sa_inspect(model)
+    return mapper.identity_key_from_primary_key([row_id])
 
 
 def pending_rows(model):

@@ -45,7 +45,15 @@ def snapshot(obj) -> dict:
     # A loaded column's value is in the instance dict, which is what its attribute returns; only
     # an unloaded one (expired, deferred) goes through the attribute, which loads it.
     values = obj.__dict__
-    return {key: jsonable(values[key] if key in values else getattr(obj, key)) for key in keys}
+    out = {}
+    for key in keys:
+        value = values[key] if key in values else getattr(obj, key)
+        out[key] = value if type(value) in _AS_IS else jsonable(value)
+    return out
+
+
+# Types jsonable() returns unchanged (exact types: a subclass goes through jsonable()).
+_AS_IS = frozenset((str, int, float, bool, type(None), list, dict))
 
 
 def record(actor, action: str, entity: str, entity_id, *, before: dict | None = None,

@@ -295,8 +295,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
                 session.add(device)
             device.user_id = actor.id
             device.last_seen_at = utcnow()
-            for m in mutations:
-                _note_seq(device, m.get("device_seq"))
+            _note_seqs(device, [m.get("device_seq") for m in mutations])
             status = {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
             events.write(session)
             batch.write_processed()
@@ -430,18 +429,24 @@ class _NotPlain(Exception):
     """A mutation of a group needs the one-by-one path (e.g. its row already exists)."""
 
 
-def _note_seq(device: Device, seq) -> None:
-    """Track which device sequence numbers arrived; holes below the maximum are data lost on the phone."""
-    if not isinstance(seq, int) or seq < 1:
-        return
+def _note_seqs(device: Device, seqs) -> None:
+    """Track which device sequence numbers arrived, in order; holes below the maximum are data
+    lost on the phone. The device row is read and set once for the whole batch."""
+    max_seq = device.max_seq
     missing = list(device.missing_seqs or [])
-    if seq > device.max_seq:
-        missing.extend(range(device.max_seq + 1, seq))
-        device.max_seq = seq
-    elif seq in missing:
-        missing.remove(seq)
-    # Keep the list bounded: a phone that lost thousands is reported by count anyway.
-    device.missing_seqs = missing[-1000:]
+    for seq in seqs:
+        if not isinstance(seq, int) or seq < 1:
+            continue
+        if seq > max_seq:
+            missing.extend(range(max_seq + 1, seq))
+            max_seq = seq
+        elif seq in missing:
+            missing.remove(seq)
+        # Keep the list bounded: a phone that lost thousands is reported by count anyway.
+        if len(missing) > 1000:
+            del missing[:-1000]
+    device.max_seq = max_seq
+    device.missing_seqs = missing
 
 
 def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:

@@ -9,6 +9,8 @@ from marshmallow import Schema, ValidationError
 from server.api.sync import PushSchema, _load_plain_push
 
 SHA = "ab" * 32
+# Constants in parametrize tables, so the test ids are the same in every xdist worker.
+UPPER_UUID = "7F3C2A10-5B4E-4C1D-9A8B-0123456789AB"
 
 
 def body():
@@ -48,8 +50,8 @@ VARIANTS = [
     ("mutations", None), ("mutations", {}), ("mutations", "x"), ("mutations", []), ("extra", 1),
 ]
 MUTATION_VARIANTS = [
-    ("mutation_id", None), ("mutation_id", "not-a-uuid"), ("mutation_id", str(uuid.uuid4()).upper()),
-    ("mutation_id", uuid.uuid4().hex), ("mutation_id", 5), ("device_seq", 0), ("device_seq", -3),
+    ("mutation_id", None), ("mutation_id", "not-a-uuid"), ("mutation_id", UPPER_UUID),
+    ("mutation_id", UPPER_UUID.lower().replace("-", "")), ("mutation_id", 5), ("device_seq", 0), ("device_seq", -3),
     ("device_seq", "4"), ("device_seq", True), ("device_seq", 2.0), ("device_seq", None),
     ("entity", "nope"), ("entity", None), ("entity", 1), ("entity_id", "x"), ("op", "A"), ("op", "x"),
     ("op", "create\n"), ("op", None), ("base_version", "2"), ("base_version", False), ("base_version", 1.5),
@@ -116,7 +118,7 @@ def test_plain_answer_is_dumped_directly_with_marshmallows_result():
     assert [list(r) for r in fast["results"]] == [list(r) for r in slow["results"]]  # same key order
 
 
-ODD_RESULT_VALUES = [("version", "4"), ("version", 4.0), ("version", True), ("mutation_id", uuid.uuid4()),
+ODD_RESULT_VALUES = [("version", "4"), ("version", 4.0), ("version", True), ("mutation_id", uuid.UUID(UPPER_UUID)),
                      ("merged", 1), ("server", None), ("conflicts", [None]), ("conflicts", ({"a": 1},)),
                      ("applied_fields", ["a", 1]), ("missing_blobs", None), ("errors", [1]), ("status", 5)]
 

@@ -1,10 +1,18 @@
-"""Engine-level settings: SQLite in WAL mode with foreign keys and serialised writers."""
+"""Engine-level settings: SQLite in WAL mode with foreign keys and serialised writers.
+
+Requests that only read (GET/HEAD/OPTIONS) run in deferred, query-only transactions, so they
+never wait for the write lock; every other transaction takes it up front. A GET view that must
+write (an audited export) says so with `@writes_on_read`.
+"""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 
 from server.extensions import db
+
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def init_engine_events(app: Flask) -> None:
@@ -28,6 +36,41 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        # writes can fail with SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = _read_only_request()
+        if conn.info.get("query_only", False) != read_only:
+            # query_only makes SQLite refuse any write in a read request's transaction, so a
+            # GET that starts writing fails loudly instead of racing for the lock (see below).
+            conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+            conn.info["query_only"] = read_only
+        if read_only:
+            # A GET/HEAD/OPTIONS request only reads: a deferred transaction reads its WAL
+            # snapshot without the write lock, so readers never queue behind writers (or
+            # behind each other).
+            conn.exec_driver_sql("BEGIN")
+        else:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+            # then writes can fail with SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_conn, record):
+        # A pooled connection goes back writable, whoever used it last (raw DBAPI users of a
+        # pooled connection never pass through on_begin).
+        if record.info.get("query_only"):
+            dbapi_conn.execute("PRAGMA query_only=OFF")
+            record.info["query_only"] = False
+
+
+def writes_on_read(view_method):
+    """Mark a GET view that writes (e.g. audits a data export): it gets a writer's transaction."""
+    view_method.writes_on_read = True
+    return view_method
+
+
+def _read_only_request() -> bool:
+    if not has_request_context() or request.method not in READ_ONLY_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    return not getattr(method, "writes_on_read", False)

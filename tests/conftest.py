@@ -211,13 +211,25 @@ class ApiClient:
         self.csrf = self.raw.get("/api/v1/auth/csrf").get_json()["csrf_token"]
 
     @staticmethod
-    def _fresh_user():
-        # Tests keep one app context pushed, so requests share flask.g, where Flask-Login caches
-        # the logged-in user: without this a second client would act as the first one's user.
+    def _own_transaction():
+        # Tests keep one app context pushed, so requests share flask.g and the scoped session.
+        # In production each request has its own: end the test's (or the last request's)
+        # transaction so the request begins its own (a GET's is read-only on SQLite), and drop
+        # Flask-Login's cached user, or a second client would act as the first one's user.
         from flask import g, has_app_context
 
         if has_app_context():
             g.pop("_login_user", None)
+            _db.session.commit()
+
+    def _call(self, fn, url, kw, headers=False):
+        self._own_transaction()
+        if headers:
+            kw["headers"] = self._headers(kw)
+        try:
+            return fn(url, **kw)
+        finally:
+            self._own_transaction()
 
     def _headers(self, kw):
         headers = dict(kw.pop("headers", None) or {})
@@ -225,28 +237,22 @@ class ApiClient:
         return headers
 
     def get(self, url, **kw):
-        self._fresh_user()
-        return self.raw.get(url, **kw)
+        return self._call(self.raw.get, url, kw)
 
     def head(self, url, **kw):
-        self._fresh_user()
-        return self.raw.head(url, **kw)
+        return self._call(self.raw.head, url, kw)
 
     def post(self, url, **kw):
-        self._fresh_user()
-        return self.raw.post(url, headers=self._headers(kw), **kw)
+        return self._call(self.raw.post, url, kw, headers=True)
 
     def put(self, url, **kw):
-        self._fresh_user()
-        return self.raw.put(url, headers=self._headers(kw), **kw)
+        return self._call(self.raw.put, url, kw, headers=True)
 
     def patch(self, url, **kw):
-        self._fresh_user()
-        return self.raw.patch(url, headers=self._headers(kw), **kw)
+        return self._call(self.raw.patch, url, kw, headers=True)
 
     def delete(self, url, **kw):
-        self._fresh_user()
-        return self.raw.delete(url, headers=self._headers(kw), **kw)
+        return self._call(self.raw.delete, url, kw, headers=True)
 
     def login(self, username, password=factories.PASSWORD):
         resp = self.post("/api/v1/auth/login", json={"username": username, "password": password})

@@ -103,7 +103,8 @@ def test_archive_hides_from_lists_and_blocks_edits_until_restored(world):
         venues.archive_venue(world.users["inspector_a"], world.venue_a.id)
     venues.restore_venue(sup, world.venue_a.id)
     assert venues.list_venues(sup)[1] == 1
-    actions = venues.db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "venue")).all()
+    actions = venues.db.session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "venue")
+                                          .order_by(AuditEvent.id)).all()
     assert actions == ["venue.archive", "venue.restore"]
 
 

@@ -204,6 +204,7 @@ async function boot() {
   performance.mark('firesweep-ready'); // "interactive": bench/bench_pwa.py reads it (docs/pwa.md)
   // The rest waits until the first screen has been painted: run now, it would delay that frame.
   afterFirstPaint(() => {
+    headLinks();
     registerWorker();
     loadSync().then((s) => {
       s.onChange(updateBadge);
@@ -214,6 +215,23 @@ async function boot() {
       if (session.user && !session.expired && navigator.onLine) sync.refreshReference().catch(() => {});
     }).catch((err) => console.error(err));
   });
+}
+
+/** The manifest (install, standalone launch), the favicon and the touch icon. Linked only after
+ * the first screen: in the shell's <head> they cost a manifest fetch + parse and a favicon
+ * fetch + decode on the main thread during boot (index.html has a data: placeholder icon so
+ * the browser does not fall back to /favicon.ico). */
+const HEAD_LINKS = [
+  ['manifest', '/manifest.webmanifest'],
+  ['apple-touch-icon', '/icons/icon-192.png'],
+];
+
+function headLinks() {
+  const icon = document.getElementById('icon');
+  if (icon) { icon.type = 'image/png'; icon.href = '/icons/icon-192.png'; }
+  for (const [rel, href] of HEAD_LINKS) {
+    if (!document.head.querySelector(`link[rel="${rel}"]`)) document.head.append(h('link', { rel, href }));
+  }
 }
 
 function afterFirstPaint(fn) {

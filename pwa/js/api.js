@@ -60,11 +60,5 @@ export const api = {
   missingBlobs: (hashes) => call('POST', '/api/v1/blobs/missing', { json: { hashes } }).then((d) => d.missing),
 };
 
-/** A same-origin static JSON file (locales), served by the worker's shell cache offline. */
-export async function fetchStatic(path) {
-  const resp = await fetch(path);
-  return resp.json();
-}
-
 export const blobUrl = (hash) => `/api/v1/blobs/${hash}`;
 export const pdfUrl = (id) => `/api/v1/documents/${id}/pdf`;

@@ -11,7 +11,6 @@ from flask import Blueprint, abort, current_app, send_from_directory
 from server.config import ROOT
 
 PWA_DIR = ROOT / "pwa"
-ASSET_DIRS = ("js", "css", "locales", "icons")
 bp = Blueprint("pwa", __name__)
 
 # Client-side routes of the single-page app (pwa/js/main.js); keep in step with APP_ROUTES in
@@ -52,7 +51,7 @@ def manifest():
                                          mimetype="application/manifest+json"))
 
 
-@bp.get("/<any(js, css, locales, icons):folder>/<path:filename>")
+@bp.get("/<any(js, locales, icons):folder>/<path:filename>")
 def asset(folder, filename):
     """Shell files. Revalidated on every fetch; offline they come from the worker's cache."""
     if filename.endswith(".py"):

@@ -46,3 +46,29 @@ def test_collector_disabled_by_the_caller_stays_disabled():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("kind", ["deadline_rectification", "penalty_decision",
+                                  "inspection_record"])
+def test_serialising_each_object_once_prints_the_same_bytes(kind):
+    """The finisher that keeps each object's bytes for pydyf's /ID hash changes nothing
+    (photos included: image streams go through it too)."""
+    loader, hashes = samples.blob_store(samples.png_bytes(), samples.png_bytes((20, 90, 200)))
+    view_model = samples.view_model(kind, photo_hashes=hashes)
+    fast = render_module._render(kind, view_model, loader)
+    general = render_module._render(kind, view_model, loader, serialise_once=False)
+    assert fast == general
+    assert b"/ID [" in fast
+
+
+def test_serialise_once_finisher_caches_what_pydyf_would_compute():
+    import pydyf
+
+    stream = pydyf.Stream([b"BT", b"ET"], compress=True)
+    expected = stream.data
+    pdf = pydyf.PDF()
+    pdf.add_object(stream)
+    render_module._serialise_once(None, pdf)
+    assert type(stream) is not pydyf.Stream and isinstance(stream, pydyf.Stream)
+    assert stream.data == expected
+    assert stream.data is stream.data  # kept, not recomputed

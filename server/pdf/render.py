@@ -379,16 +379,18 @@ def render(kind, view_model, *, blob_loader=None):
     return pdf
 
 
-def _render(kind, view_model, blob_loader, *, serialise_once=True):
+def _render(kind, view_model, blob_loader, *, serialise_once=True,
+            system_rules_off=True):
     html = _html(kind, view_model, blob_url=_fs_blob_url, for_browser=False)
     codepoints = frozenset(map(ord, html)) | ASCII | _stylesheet_codepoints()
     fetcher = AssetFetcher(blob_loader, view_model.get("verify_url"))
     font_config = fonts.DocumentFonts(codepoints)
     try:
-        document = _HTML(string=html, url_fetcher=fetcher).render(
-            stylesheets=[_stylesheet()], font_config=font_config)
-        pdf = document.write_pdf(pdf_identifier=_identifier(kind, view_model),
-                                 finisher=_serialise_once if serialise_once else None)
+        with font_config.rendering() if system_rules_off else contextlib.nullcontext():
+            document = _HTML(string=html, url_fetcher=fetcher).render(
+                stylesheets=[_stylesheet()], font_config=font_config)
+            pdf = document.write_pdf(pdf_identifier=_identifier(kind, view_model),
+                                     finisher=_serialise_once if serialise_once else None)
     except FatalURLFetchingError as exc:
         raise AssetError(str(exc.__cause__ or exc)) from exc.__cause__
     else:

@@ -8,6 +8,7 @@ import pytest
 from weasyprint import HTML
 
 from server.pdf import ViewModelError, render
+from server.pdf.kinds import KINDS
 from tests.pdf import samples
 
 render_module = importlib.import_module("server.pdf.render")
@@ -72,3 +73,40 @@ def test_serialise_once_finisher_caches_what_pydyf_would_compute():
     assert type(stream) is not pydyf.Stream and isinstance(stream, pydyf.Stream)
     assert stream.data == expected
     assert stream.data is stream.data  # kept, not recomputed
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_fontconfig_system_rules_off_prints_the_same_bytes(kind):
+    """Pango matches the document's subset fonts the same without the system's rules."""
+    view_model = samples.view_model(kind)
+    fast = render_module._render(kind, view_model, None)
+    general = render_module._render(kind, view_model, None, system_rules_off=False)
+    assert fast == general
+
+
+def test_fontconfig_current_configuration_is_restored_after_renders():
+    from server.pdf import fonts
+
+    fontconfig = fonts._fontconfig()
+    before = fontconfig.FcConfigGetCurrent()
+    render("deadline_rectification", samples.view_model("deadline_rectification"))
+    with fonts.system_rules_off():
+        assert fontconfig.FcConfigGetCurrent() == fonts._rule_free_config()
+        with fonts.system_rules_off():  # a concurrent render
+            pass
+        assert fontconfig.FcConfigGetCurrent() == fonts._rule_free_config()
+    assert fontconfig.FcConfigGetCurrent() == before
+
+
+def test_documents_that_need_system_fallback_fonts_keep_the_system_rules():
+    from server.pdf import fonts
+
+    document_fonts = fonts.DocumentFonts(frozenset(map(ord, "消防⁋")))
+    try:
+        assert document_fonts.uses_system_fonts
+        fontconfig = fonts._fontconfig()
+        before = fontconfig.FcConfigGetCurrent()
+        with document_fonts.rendering():
+            assert fontconfig.FcConfigGetCurrent() == before
+    finally:
+        document_fonts.release()

@@ -110,3 +110,58 @@ def test_documents_that_need_system_fallback_fonts_keep_the_system_rules():
             assert fontconfig.FcConfigGetCurrent() == before
     finally:
         document_fonts.release()
+
+
+def _variants(kind):
+    """The sample, with photos and signatures, with only the required keys, refused."""
+    from server.pdf.kinds import COMMON_REQUIRED
+
+    full = samples.view_model(kind)
+    loader, hashes = samples.blob_store(samples.png_bytes(), samples.signature_png())
+    photos = samples.view_model(kind, photo_hashes=hashes[:1])
+    for inspector in photos.get("inspectors") or ():
+        inspector["signature_hash"] = hashes[1]
+    minimal = {key: full[key] for key in COMMON_REQUIRED + KINDS[kind].required}
+    refused = samples.view_model(kind)
+    refused["receipt"] = {"refused": True, "refusal_note": "拒绝签字", "witness": "周敏"}
+    return [full, photos, minimal, refused]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_own_html_parser_builds_the_html5_parsers_tree(kind):
+    import xml.etree.ElementTree as ElementTree
+
+    import tinyhtml5
+
+    for view_model in _variants(kind):
+        html = render_module._html(kind, view_model, blob_url=render_module._fs_blob_url,
+                                   for_browser=False)
+        ours = render_module._parse_own_html(html)
+        assert ours is not None, "the templates' markup no longer parses as XML"
+        theirs = tinyhtml5.parse(html, namespace_html_elements=False)
+        assert (ElementTree.tostring(ours, encoding="unicode")
+                == ElementTree.tostring(theirs, encoding="unicode"))
+
+
+@pytest.mark.parametrize("kind", ["deadline_rectification", "inspection_record",
+                                  "service_receipt", "temporary_seal"])
+def test_own_html_parser_prints_the_same_bytes(kind, monkeypatch, rendered):
+    fast = rendered(kind)
+    monkeypatch.setattr(render_module, "_parse_own_html", lambda html: None)
+    assert render(kind, samples.view_model(kind)) == fast
+
+
+def test_own_html_parser_leaves_what_xml_reads_differently_to_the_html5_parser():
+    from tests.pdf import poppler
+
+    kind = "deadline_rectification"
+    control = samples.view_model(kind)
+    control["hazards"][0]["description"] = "货架堵塞\x0c安全出口"  # form feed: not XML
+    loader, hashes = samples.blob_store(samples.signature_png())
+    broken_alt = samples.view_model(kind)
+    broken_alt["inspectors"][0].update(name="李\n明", signature_hash=hashes[0])  # alt="李\n明"
+    for view_model in (control, broken_alt):
+        html = render_module._html(kind, view_model, blob_url=render_module._fs_blob_url,
+                                   for_browser=False)
+        assert render_module._parse_own_html(html) is None
+        assert "改正通知书" in poppler.text(render(kind, view_model, blob_loader=loader))

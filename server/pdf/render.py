@@ -416,6 +416,10 @@ def render(kind, view_model, *, blob_loader=None):
     :raises ViewModelError: unknown kind, missing required keys, malformed values.
     :raises AssetError: a referenced blob is missing or an asset URL was refused.
     """
+    return _new_frame_chunk(_frame_offset, (_render_and_collect, (kind, view_model, blob_loader)))
+
+
+def _render_and_collect(kind, view_model, blob_loader):
     with _collector_paused():
         pdf = _render(kind, view_model, blob_loader)
     # Once _render has returned, the document and its boxes are unreachable.
@@ -465,6 +469,37 @@ def _serialise_once(document, pdf):
     for obj in pdf.objects:
         if isinstance(obj, (pydyf.Dictionary, pydyf.Stream)):
             obj.__class__ = _serialised_once(type(obj))
+
+
+# ---------------------------------------------------------------------------- frame stack
+
+def _frame_function(name, words):
+    """A function `name(fn, args)` returning fn(*args) whose own frame holds ~`words` slots.
+
+    Why (CPython 3.11): Python frames live on a per-thread stack of 16 KiB chunks, and a
+    chunk is unmapped as soon as the frame at its base returns, so a call depth that keeps
+    going back and forth across a chunk boundary costs an mmap, page faults and a munmap
+    each time. WeasyPrint's layout recursion crosses one many times a page: how often
+    depended on the caller's own depth, from ~70 to ~2,900 page faults a render (the bench
+    notice at the bench's depth: ~960, ~7 ms of system time). render() therefore starts
+    every document at the same place: on a new chunk (a frame too big for any chunk's
+    remaining space gets a chunk of its own, and the next call starts a fresh one), offset
+    by FRAME_OFFSET_WORDS, which puts the chunk boundary at a depth few boxes reach
+    (swept over all eleven kinds: now ~40–60 page faults a render, ~140 for the inspection
+    record; bench/bench_pdf.py reports the faults per notice).
+    """
+    slots = [f"_{i}" for i in range(words)]
+    assign = f"    {' = '.join(slots)} = None\n" if slots else ""
+    source = f"def {name}(fn, args):\n{assign}    return fn(*args)\n"
+    namespace = {}
+    exec(compile(source, f"<server.pdf.render {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+DATA_STACK_CHUNK_WORDS = 16 * 1024 // 8
+FRAME_OFFSET_WORDS = 1000  # 976–1024 all gave 31–48 faults for the bench notice
+_new_frame_chunk = _frame_function("_new_frame_chunk", DATA_STACK_CHUNK_WORDS + 64)
+_frame_offset = _frame_function("_frame_offset", FRAME_OFFSET_WORDS)
 
 
 # ---------------------------------------------------------------------------- garbage

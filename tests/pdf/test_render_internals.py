@@ -165,3 +165,16 @@ def test_own_html_parser_leaves_what_xml_reads_differently_to_the_html5_parser()
                                    for_browser=False)
         assert render_module._parse_own_html(html) is None
         assert "改正通知书" in poppler.text(render(kind, view_model, blob_loader=loader))
+
+
+def test_render_starts_on_a_new_frame_chunk_and_passes_results_and_errors_through():
+    """render() = _render through two padding frames (same bytes, same exceptions)."""
+    new_chunk = render_module._new_frame_chunk.__code__
+    assert new_chunk.co_nlocals > render_module.DATA_STACK_CHUNK_WORDS  # can't share a chunk
+    assert render_module._frame_offset.__code__.co_nlocals == render_module.FRAME_OFFSET_WORDS + 2
+    assert render_module._frame_offset(divmod, (7, 2)) == (3, 1)
+    kind = "deadline_rectification"
+    view_model = samples.view_model(kind)
+    assert render(kind, view_model) == render_module._render(kind, view_model, None)
+    with pytest.raises(ViewModelError):
+        render_module._new_frame_chunk(render_module._frame_offset, (render, (kind, {})))

@@ -287,11 +287,11 @@ def system_rules_off():
     itself uses: ~0.8 M instructions a pattern, ~17 patterns a document, because each
     document's new font configuration empties Pango's caches (~5 % of a page). Those rules
     only add alias families and rendering hints; the font map's own configuration holds
-    nothing but the document's two Noto CJK subsets, whose families the stylesheet names
-    first, so they cannot change which face draws a character (same PDF bytes: tests/pdf).
-    Documents that need the system fallback fonts keep the rules (see DocumentFonts).
-    Counted like render._collector_paused: concurrent renders restore the system
-    configuration when the last one ends.
+    nothing but the document's two Noto CJK subsets (and, for characters they lack, two
+    system fallback fonts), whose families the stylesheet names first, so they do not
+    change which face draws a character (same PDF bytes, with fallback fonts too:
+    tests/pdf). Counted like render._collector_paused: concurrent renders restore the
+    system configuration when the last one ends.
     """
     global _rules_off_count, _system_config
     fontconfig = _fontconfig()
@@ -341,7 +341,6 @@ class DocumentFonts(FontConfiguration):
         # Control characters (the template's newlines) are never drawn: they need no font.
         missing = {c for c in codepoints - coverage("serif")
                    if unicodedata.category(chr(c)) != "Cc"}
-        self.uses_system_fonts = bool(missing)
         if missing:
             log.info("characters outside Noto CJK: %s",
                      " ".join(f"U+{c:04X}" for c in sorted(missing)[:20]))
@@ -361,9 +360,8 @@ class DocumentFonts(FontConfiguration):
             fontconfig.FcConfigDestroy(config)  # the font map holds its own reference
 
     def rendering(self):
-        """Context manager for the render: fontconfig's system rules are off unless this
-        document needs the system's fallback fonts (see system_rules_off)."""
-        return contextlib.nullcontext() if self.uses_system_fonts else system_rules_off()
+        """Context manager for the render: fontconfig's system rules off (system_rules_off)."""
+        return system_rules_off()
 
     def release(self):
         """Return the font map to the pool and delete the subset files."""

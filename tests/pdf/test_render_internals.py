@@ -98,18 +98,17 @@ def test_fontconfig_current_configuration_is_restored_after_renders():
     assert fontconfig.FcConfigGetCurrent() == before
 
 
-def test_documents_that_need_system_fallback_fonts_keep_the_system_rules():
+def test_fontconfig_system_rules_off_prints_the_same_bytes_with_fallback_fonts():
+    """Characters no Noto face has, several of them in both fallback fonts."""
     from server.pdf import fonts
 
-    document_fonts = fonts.DocumentFonts(frozenset(map(ord, "消防⁋")))
-    try:
-        assert document_fonts.uses_system_fonts
-        fontconfig = fonts._fontconfig()
-        before = fontconfig.FcConfigGetCurrent()
-        with document_fonts.rendering():
-            assert fontconfig.FcConfigGetCurrent() == before
-    finally:
-        document_fonts.release()
+    kind = "deadline_rectification"
+    view_model = samples.view_model(kind)
+    view_model["hazards"][0]["description"] = "符号：⁋⌛⏰☑☢⚡✈✉✔❤➜ℹ∯"
+    assert not {ord(c) for c in "⁋⌛⏰☑☢⚡✈✉✔❤➜ℹ∯"} & fonts.coverage("serif")
+    fast = render_module._render(kind, view_model, None)
+    general = render_module._render(kind, view_model, None, system_rules_off=False)
+    assert fast == general
 
 
 def _variants(kind):

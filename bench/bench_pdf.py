@@ -138,13 +138,15 @@ def measure_warm(runs, with_chromium):
             render(KIND, view_model(serial))
             if chromium:
                 chromium.print(serial)
-        ours, theirs = {"wall": [], "cpu": []}, {"wall": [], "cpu": [], "size": []}
+        ours, theirs = {"wall": [], "cpu": [], "faults": []}, {"wall": [], "cpu": [], "size": []}
         for serial in range(10, 10 + runs):
             vm = view_model(serial)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             wall, cpu = time.perf_counter(), time.process_time()
             render(KIND, vm)
             ours["wall"].append(time.perf_counter() - wall)
             ours["cpu"].append(time.process_time() - cpu)
+            ours["faults"].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
             if chromium:
                 wall, cpu = time.perf_counter(), chromium_cpu_seconds()
                 pdf = chromium.print(serial)
@@ -158,6 +160,7 @@ def measure_warm(runs, with_chromium):
     sizes = [len(render(KIND, view_model(s))) for s in range(len(PARTIES))]
     warm = {"wall": statistics.median(walls), "p90": walls[int(len(walls) * 0.9) - 1],
             "cpu": statistics.median(ours["cpu"]), "size": max(sizes), "size_min": min(sizes),
+            "faults": statistics.median(ours["faults"]),
             "rss_peak": rss_mib()[1]}
     other = None
     if chromium:
@@ -196,6 +199,7 @@ def table(cold, warm, chromium, batch):
         f"{chromium_wall} |",
         f"| warm CPU per notice (median; Chromium: mean over all its processes) | "
         f"{ms(warm['cpu'])} | {ms(chromium['cpu']) if chromium else '—'} |",
+        f"| minor page faults per notice (median; load-independent) | {warm['faults']:.0f} | — |",
         f"| PDF size | {kb(warm['size_min'])}–{kb(warm['size'])} | "
         f"{kb(chromium['size']) if chromium else '—'} |",
         f"| peak RSS after warm runs | {warm['rss_peak']:.0f} MiB | — |",

@@ -16,11 +16,13 @@ names the real families ("Noto Serif CJK SC"), so a browser previewing the same 
 installed faces.
 """
 
+import contextlib
 import functools
 import logging
 import os
 import shutil
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import mkdtemp
@@ -92,6 +94,9 @@ typedef struct _FcConfig FcConfig;
 FcConfig *FcConfigCreate(void);
 int FcConfigAppFontAddFile(FcConfig *config, const char *file);
 void FcConfigDestroy(FcConfig *config);
+FcConfig *FcConfigGetCurrent(void);
+FcConfig *FcConfigReference(FcConfig *config);
+int FcConfigSetCurrent(FcConfig *config);
 """
 _HB_SUBSET_FLAGS_NO_HINTING = 0x01
 _HB_SUBSET_FLAGS_DESUBROUTINIZE = 0x04
@@ -257,6 +262,55 @@ def _release_font_map(font_map):
         _free_font_maps.append(font_map)
 
 
+_rules_lock = threading.Lock()
+_rules_off_count = 0  # renders in progress with the system rules switched off
+_system_config = None
+
+
+@functools.cache
+def _rule_free_config():
+    """An empty fontconfig configuration: no fonts, no substitution rules."""
+    ffi, _, _ = _hb()
+    config = _fontconfig().FcConfigCreate()
+    if config == ffi.NULL:
+        raise MemoryError("FcConfigCreate")
+    return config
+
+
+@contextlib.contextmanager
+def system_rules_off():
+    """Make fontconfig's current configuration an empty one while documents render.
+
+    Why: Pango's FreeType font map runs every font pattern it builds through
+    FcConfigSubstitute(NULL, …), i.e. through the rules of the process's *current*
+    configuration, the system one (≈60 conf.d files), whatever configuration the font map
+    itself uses: ~0.8 M instructions a pattern, ~17 patterns a document, because each
+    document's new font configuration empties Pango's caches (~5 % of a page). Those rules
+    only add alias families and rendering hints; the font map's own configuration holds
+    nothing but the document's two Noto CJK subsets (and, for characters they lack, two
+    system fallback fonts), whose families the stylesheet names first, so they do not
+    change which face draws a character (same PDF bytes, with fallback fonts too:
+    tests/pdf). Counted like render._collector_paused: concurrent renders restore the
+    system configuration when the last one ends.
+    """
+    global _rules_off_count, _system_config
+    fontconfig = _fontconfig()
+    with _rules_lock:
+        if _rules_off_count == 0:
+            _system_config = fontconfig.FcConfigReference(fontconfig.FcConfigGetCurrent())
+            fontconfig.FcConfigSetCurrent(_rule_free_config())
+        _rules_off_count += 1
+    try:
+        yield
+    finally:
+        with _rules_lock:
+            _rules_off_count -= 1
+            if _rules_off_count == 0:
+                fontconfig.FcConfigSetCurrent(_system_config)
+                fontconfig.FcConfigDestroy(_system_config)  # the reference taken above
+                _system_config = None
+
+
 class DocumentFonts(FontConfiguration):
     """A WeasyPrint font configuration with only one document's subset fonts in it.
 
@@ -284,7 +338,9 @@ class DocumentFonts(FontConfiguration):
             path = self._folder / f"{key}.otf"
             path.write_bytes(subset(key, codepoints))
             files.append(path)
-        missing = codepoints - coverage("serif")
+        # Control characters (the template's newlines) are never drawn: they need no font.
+        missing = {c for c in codepoints - coverage("serif")
+                   if unicodedata.category(chr(c)) != "Cc"}
         if missing:
             log.info("characters outside Noto CJK: %s",
                      " ".join(f"U+{c:04X}" for c in sorted(missing)[:20]))
@@ -302,6 +358,10 @@ class DocumentFonts(FontConfiguration):
                 wffi.cast("FcConfig *", int(ffi.cast("uintptr_t", config))))
         finally:
             fontconfig.FcConfigDestroy(config)  # the font map holds its own reference
+
+    def rendering(self):
+        """Context manager for the render: fontconfig's system rules off (system_rules_off)."""
+        return system_rules_off()
 
     def release(self):
         """Return the font map to the pool and delete the subset files."""

@@ -21,10 +21,13 @@ import json
 import logging
 import re
 import threading
+import xml.etree.ElementTree as ElementTree
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import cssselect2
+import pydyf
 import segno
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -253,8 +256,50 @@ def _user_agent_stylesheet():
     return CSS(string=text, counter_style=UA_COUNTER_STYLE)
 
 
+DOCTYPE = "<!doctype html>"
+VOID_ELEMENT = re.compile(r"<(area|base|br|col|embed|hr|img|input|link|meta|source|track|wbr)"
+                          r"((?:\s[^>]*)?)>")
+# A raw tab or line break inside a double-quoted attribute value: an XML parser would turn
+# it into a space (attribute-value normalisation), an HTML parser keeps it.
+BREAK_IN_ATTRIBUTE = re.compile(r'="[^"]*[\t\n\r]')
+
+
+def _parse_own_html(html):
+    """Our templates' HTML as the element tree WeasyPrint's HTML5 parser would build, or None.
+
+    Why: tinyhtml5 (the HTML5 parsing algorithm, pure Python) takes ~3 % of a page. The
+    templates write well-formed markup (explicit tbody, closed p and li, no optional end
+    tags, autoescaped text), so once void elements are closed, expat (C) builds the same
+    tree in a fraction of that time; tests/pdf check the trees are equal for every kind.
+    None, and the HTML5 parser, for anything expat would read differently: a parse error
+    (characters XML forbids, e.g. controls a user typed), or a tab or line break in an
+    attribute value.
+    """
+    if not html.startswith(DOCTYPE) or BREAK_IN_ATTRIBUTE.search(html):
+        return None
+    xml = VOID_ELEMENT.sub(r"<\1\2/>", html[len(DOCTYPE):])
+    try:
+        return ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+
+
 class _HTML(HTML):
-    """WeasyPrint's HTML with the user-agent stylesheet above in place of its own."""
+    """WeasyPrint's HTML with the user-agent stylesheet above in place of its own, and our
+    own HTML parsed by expat when it can be (see _parse_own_html)."""
+
+    def __init__(self, *, string, url_fetcher):
+        root = _parse_own_html(string)
+        if root is None:
+            super().__init__(string=string, url_fetcher=url_fetcher)
+            return
+        # What HTML.__init__ (WeasyPrint 70) sets after parsing; a string has no base URL.
+        self.base_url = None
+        self.url_fetcher = url_fetcher
+        self.media_type = "print"
+        self.wrapper_element = cssselect2.ElementWrapper.from_html_root(
+            root, content_language=None)
+        self.etree_element = self.wrapper_element.etree_element
 
     def _ua_stylesheets(self, forms=False):
         return [_user_agent_stylesheet(), *super()._ua_stylesheets(forms)[1:]]
@@ -371,6 +416,10 @@ def render(kind, view_model, *, blob_loader=None):
     :raises ViewModelError: unknown kind, missing required keys, malformed values.
     :raises AssetError: a referenced blob is missing or an asset URL was refused.
     """
+    return _new_frame_chunk(_frame_offset, (_render_and_collect, (kind, view_model, blob_loader)))
+
+
+def _render_and_collect(kind, view_model, blob_loader):
     with _collector_paused():
         pdf = _render(kind, view_model, blob_loader)
     # Once _render has returned, the document and its boxes are unreachable.
@@ -378,15 +427,18 @@ def render(kind, view_model, *, blob_loader=None):
     return pdf
 
 
-def _render(kind, view_model, blob_loader):
+def _render(kind, view_model, blob_loader, *, serialise_once=True,
+            system_rules_off=True):
     html = _html(kind, view_model, blob_url=_fs_blob_url, for_browser=False)
     codepoints = frozenset(map(ord, html)) | ASCII | _stylesheet_codepoints()
     fetcher = AssetFetcher(blob_loader, view_model.get("verify_url"))
     font_config = fonts.DocumentFonts(codepoints)
     try:
-        document = _HTML(string=html, url_fetcher=fetcher).render(
-            stylesheets=[_stylesheet()], font_config=font_config)
-        pdf = document.write_pdf(pdf_identifier=_identifier(kind, view_model))
+        with font_config.rendering() if system_rules_off else contextlib.nullcontext():
+            document = _HTML(string=html, url_fetcher=fetcher).render(
+                stylesheets=[_stylesheet()], font_config=font_config)
+            pdf = document.write_pdf(pdf_identifier=_identifier(kind, view_model),
+                                     finisher=_serialise_once if serialise_once else None)
     except FatalURLFetchingError as exc:
         raise AssetError(str(exc.__cause__ or exc)) from exc.__cause__
     else:
@@ -395,6 +447,59 @@ def _render(kind, view_model, blob_loader):
     finally:
         font_config.release()
     return pdf
+
+
+@functools.cache
+def _serialised_once(cls):
+    """`cls` with its `data` (the object's PDF bytes) computed on first use, then kept."""
+    return type(f"SerialisedOnce{cls.__name__}", (cls,),
+                {"data": functools.cached_property(cls.data.fget), "__module__": __name__})
+
+
+def _serialise_once(document, pdf):
+    """WeasyPrint finisher: serialise (and Flate-compress) every PDF object only once.
+
+    Why: given a `pdf_identifier`, pydyf writes every object and then serialises all of
+    them again to hash them for the second half of the trailer's /ID, so each stream,
+    fonts included, was compressed twice at zlib level 9 (~6 % of a page's instructions)
+    and the page's content stream joined twice. Nothing changes an object between the two
+    passes (the finisher runs after WeasyPrint has built them all), so the second pass can
+    reuse the first one's bytes: the PDF is byte-identical (tests/pdf compare the two).
+    """
+    for obj in pdf.objects:
+        if isinstance(obj, (pydyf.Dictionary, pydyf.Stream)):
+            obj.__class__ = _serialised_once(type(obj))
+
+
+# ---------------------------------------------------------------------------- frame stack
+
+def _frame_function(name, words):
+    """A function `name(fn, args)` returning fn(*args) whose own frame holds ~`words` slots.
+
+    Why (CPython 3.11): Python frames live on a per-thread stack of 16 KiB chunks, and a
+    chunk is unmapped as soon as the frame at its base returns, so a call depth that keeps
+    going back and forth across a chunk boundary costs an mmap, page faults and a munmap
+    each time. WeasyPrint's layout recursion crosses one many times a page: how often
+    depended on the caller's own depth, from ~70 to ~2,900 page faults a render (the bench
+    notice at the bench's depth: ~960, ~7 ms of system time). render() therefore starts
+    every document at the same place: on a new chunk (a frame too big for any chunk's
+    remaining space gets a chunk of its own, and the next call starts a fresh one), offset
+    by FRAME_OFFSET_WORDS, which puts the chunk boundary at a depth few boxes reach
+    (swept over all eleven kinds: now ~40–60 page faults a render, ~140 for the inspection
+    record; bench/bench_pdf.py reports the faults per notice).
+    """
+    slots = [f"_{i}" for i in range(words)]
+    assign = f"    {' = '.join(slots)} = None\n" if slots else ""
+    source = f"def {name}(fn, args):\n{assign}    return fn(*args)\n"
+    namespace = {}
+    exec(compile(source, f"<server.pdf.render {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+DATA_STACK_CHUNK_WORDS = 16 * 1024 // 8
+FRAME_OFFSET_WORDS = 1000  # 976–1024 all gave 31–48 faults for the bench notice
+_new_frame_chunk = _frame_function("_new_frame_chunk", DATA_STACK_CHUNK_WORDS + 64)
+_frame_offset = _frame_function("_frame_offset", FRAME_OFFSET_WORDS)
 
 
 # ---------------------------------------------------------------------------- garbage

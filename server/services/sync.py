@@ -278,6 +278,8 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     session.info["audit_buffer"] = events = audit.EventBuffer()
     # Lookups a service may keep for the rest of the batch (emptied on a savepoint rollback).
     session.info["batch_cache"] = batch_cache = {}
+    # The rows each mutation adds, by (model, id): find_row's "created earlier in this batch?"
+    session.info["pending_by_key"] = {}
     try:
         with shared_calendar():
             batch = _Batch(mutations, keep, seqs, events, batch_cache)
@@ -302,7 +304,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
             seqs.store(session)
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache"):
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key"):
             session.info.pop(key, None)
     session.commit()
     return {"results": results, "device": status}

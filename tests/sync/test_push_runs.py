@@ -101,3 +101,43 @@ def test_a_create_repeated_in_one_batch_is_judged_like_a_replay(login, world, te
     assert statuses[5] == "duplicate"  # the same row with the same fields
     assert answer["results"][6] == answer["results"][4]  # the same mutation twice: the same answer
     assert db.session.query(Hazard).count() == 1
+
+
+def test_the_pending_row_index_answers_like_a_scan_of_the_session(world, db):
+    """find_row's "added earlier in this batch?" by (model, id) index equals the scan of session.new
+    it replaces: rows added with an id, a row added without one, a flushed row, an expunged row."""
+    import uuid
+    from datetime import date
+
+    from server.services import inspections
+
+    session = db.session()
+    venue = world.venue_a
+
+    def scan(model, row_id):
+        return any(type(o) is model and o.id == row_id for o in session.new)
+
+    def hazard(row_id=None):
+        return Hazard(id=row_id, venue_id=venue.id, description="楼道堆物", location="", severity="general",
+                      correction_mode="deadline", state="open", found_on=date(2026, 11, 27))
+
+    session.info["pending_by_key"] = {}
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(4)]
+        kept, flushed, dropped = hazard(ids[0]), hazard(ids[1]), hazard(ids[2])
+        session.add_all([flushed])
+        session.flush()
+        session.add_all([kept, dropped])
+        session.expunge(dropped)
+        probes = [(Hazard, i) for i in ids] + [(ItemResult, ids[0]), (Inspection, ids[3])]
+        answers = [inspections._is_pending(session, m, i) for m, i in probes]
+        assert answers == [scan(m, i) for m, i in probes]
+        assert answers[:4] == [True, False, False, False]
+        # a row added with no id: that model falls back to the scan (the id comes at flush)
+        unkeyed = hazard()
+        session.add(unkeyed)
+        unkeyed.id = ids[3]
+        assert inspections._is_pending(session, Hazard, ids[3]) is True == scan(Hazard, ids[3])
+    finally:
+        session.info.pop("pending_by_key", None)
+        session.rollback()

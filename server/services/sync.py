@@ -396,28 +396,44 @@ def _groups(mutations, batch: _Batch):
 
 
 def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | None:
-    """Apply a run of creates in one savepoint with one flush; None if any of them is not
-    plainly applied (then nothing of the run is kept and the caller judges each on its own,
-    so every answer is exactly what the one-by-one path gives)."""
+    """Apply a run of creates in one savepoint; None if any of them is not plainly applied (then
+    nothing of the run is kept and the caller judges each on its own, so every answer is exactly
+    what the one-by-one path gives).
+
+    Item results and hazards go through their services' rules without ORM rows (`BULK_CREATES`)
+    and are inserted with one Core statement per run of one entity (`_BulkRows`); an inspection
+    goes through its handler and a flush, as on the one-by-one path."""
     mark = batch.mark()
     savepoint = db.session.begin_nested()
+    bulk = _BulkRows(batch)
     try:
         rows = []
         for m in group:
-            model = SYNC_ENTITIES[m["entity"]]
-            if find_row(model, m["entity_id"]) is not None:
+            entity = m["entity"]
+            model = SYNC_ENTITIES[entity]
+            if bulk.holds(model, m["entity_id"]) or find_row(model, m["entity_id"]) is not None:
                 raise _NotPlain()
+            build = BULK_CREATES.get(entity)
+            if build is None or bulk.model not in (None, model):
+                # The next rule may read the rows before it (a hazard citing a failed item): stored first.
+                bulk.write()
             token = audit.current_mutation.set(m["mutation_id"])
             try:
-                rows.append(handlers[(m["entity"], "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
+                if build is not None:
+                    rows.append(bulk.add(actor, entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
+                else:
+                    rows.append(handlers[(entity, "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
+                    db.session.flush()  # as _apply does: its rows take their server_seq now, in mutation order
             finally:
                 audit.current_mutation.reset(token)
+        bulk.write()
         db.session.flush()
         results = [_result(m, "applied", version=row.version, server=dump(m["entity"], row))
                    for m, row in zip(group, rows)]
         savepoint.commit()
     except Exception as err:  # noqa: BLE001 - judged again one by one, which reports it
         savepoint.rollback()
+        bulk.undo()
         batch.reset(mark)
         if not isinstance(err, _NotPlain):
             log.debug("sync group of %d falls back to one by one: %r", len(group), err)
@@ -425,6 +441,131 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
     for m, result in zip(group, results):
         batch.store(actor, device_id, m, payload_sha256(m), result)
     return results
+
+
+def _bulk_creates() -> dict:
+    from server.services.hazards import sync_hazard_values
+    from server.services.inspections import sync_item_result_values
+
+    return {"item_result": sync_item_result_values, "hazard": sync_hazard_values}
+
+
+# entity -> the create handler's rules returning the new row's values (no ORM row, no flush)
+BULK_CREATES = _bulk_creates()
+
+
+class _NewRow:
+    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps)."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+
+class _BulkRows:
+    """New rows of one model, inserted together with one Core statement, exactly as a flush of
+    ORM rows with the same values would store them (column defaults where a value is None,
+    `server_seq` in mutation order, version 1, one audit event each with the row as stored)."""
+
+    def __init__(self, batch: _Batch):
+        self.batch = batch
+        self.model = None
+        self.rows: list[dict] = []
+        self.ids: set = set()
+        self.written: list = []  # (model, id) taken out of batch.absent: put back on undo
+
+    def holds(self, model, row_id) -> bool:
+        return (model, row_id) in self.ids
+
+    def add(self, actor, entity, model, values: dict) -> _NewRow:
+        params, row = _complete_row(model, values)
+        params["server_seq"] = row["server_seq"] = self.batch.seqs.take(1)
+        params["version"] = row["version"] = 1
+        self.model = model
+        self.rows.append(params)
+        self.ids.add((model, row["id"]))
+        self.batch.events.append(dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
+                                      device_id=audit.current_device.get(), mutation_id=audit.current_mutation.get(),
+                                      action=f"{entity}.create", entity=entity, entity_id=str(row["id"]),
+                                      before=None, after=_snapshot_values(model, row)))
+        return _NewRow(row)
+
+    def write(self) -> None:
+        if not self.rows:
+            return
+        insert_rows = self.model.__table__.insert()
+        connection = db.session.connection()
+        start = 0
+        for end in range(1, len(self.rows) + 1):  # one statement per run of rows with the same columns
+            if end == len(self.rows) or self.rows[end].keys() != self.rows[start].keys():
+                connection.execute(insert_rows, self.rows[start:end])
+                start = end
+        for key in self.ids:
+            if key in self.batch.absent:
+                self.batch.absent.discard(key)
+                self.written.append(key)
+        self.model, self.rows, self.ids = None, [], set()
+
+    def undo(self) -> None:
+        self.batch.absent.update(self.written)
+
+
+_row_plans: dict = {}
+
+
+def _row_plan(model) -> list[tuple]:
+    """(attribute, column key, default, None is a value) per column, as the ORM's insert sees them."""
+    plan = _row_plans.get(model)
+    if plan is None:
+        plan = []
+        for prop in sa_inspect(model).column_attrs:
+            column = prop.columns[0]
+            default = column.default
+            if column.server_default is not None or (default is not None and not (default.is_scalar
+                                                                                  or default.is_callable)):
+                raise TypeError(f"{model.__name__}.{prop.key}: a default the bulk insert cannot compute")
+            plan.append((prop.key, column.key, default, bool(getattr(column.type, "should_evaluate_none", False))))
+        plan = _row_plans[model] = plan
+    return plan
+
+
+def _complete_row(model, values: dict) -> tuple[dict, dict]:
+    """(parameters to insert, the row's values) for what a flush of `model(**values)` inserts.
+
+    As the ORM does: a value that is None or missing takes the column's default where it has one;
+    a JSON column stores a None it was given as JSON null, and one it was not given (with no
+    default) is left out of the INSERT, so it is SQL NULL (read back as None)."""
+    plan = _row_plan(model)
+    unknown = set(values) - {attr for attr, *_ in plan}
+    if unknown:
+        raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
+    params, row = {}, {}
+    for attr, key, default, none_is_value in plan:
+        value = values.get(attr)
+        if value is None and not (none_is_value and attr in values):
+            if default is not None:
+                value = default.arg if default.is_scalar else default.arg(None)
+            elif none_is_value:
+                row[attr] = None
+                continue
+        params[key] = row[attr] = value
+    return params, row
+
+
+def _snapshot_values(model, values: dict) -> dict:
+    """audit.snapshot of the row these values make (the same keys and JSON-safe values)."""
+    return {key: value if type(value) in audit._AS_IS else audit.jsonable(value)
+            for key, value in ((k, values[k]) for k in _snapshot_keys(model))}
+
+
+def _snapshot_keys(model) -> tuple:
+    keys = _snapshot_key_cache.get(model)
+    if keys is None:
+        keys = _snapshot_key_cache[model] = tuple(c.key for c in sa_inspect(model).column_attrs
+                                                  if c.key not in audit.SKIP)
+    return keys
+
+
+_snapshot_key_cache: dict = {}
 
 
 class _NotPlain(Exception):

@@ -141,3 +141,104 @@ def test_the_pending_row_index_answers_like_a_scan_of_the_session(world, db):
     finally:
         session.info.pop("pending_by_key", None)
         session.rollback()
+
+
+def _rich_batch(world, photo):
+    """A field batch that exercises every column rule of the bulk insert: template defaults, a major
+    hazard, a deadline override, a hazard with no inspection, photos, notes given and not."""
+    batch = field_batch(world)
+    iid = batch[0]["entity_id"]
+    batch[1]["fields"]["photo_hashes"] = [photo]
+    del batch[2]["fields"]["note"]
+    batch[3]["fields"]["result"] = "fail"  # LIVE-1: its hazard takes the template's major severity
+    batch += [mut("hazard", "create", {"inspection_id": iid, "item_code": "LIVE-1", "description": "住人"}),
+              mut("hazard", "create", {"inspection_id": iid, "description": "配电箱周围堆放可燃物", "severity": "major",
+                                       "deadline": "2026-12-31", "deadline_override_reason": "业主申请延期",
+                                       "found_on": "2026-11-27", "photo_hashes": [photo], "requirement": "清除"}),
+              mut("hazard", "create", {"venue_id": world.venue_a.id, "description": "消防通道堆放杂物",
+                                       "correction_mode": "immediate", "found_on": "2026-11-27",
+                                       "legal_basis_codes": ["XFF-28"]})]
+    return batch
+
+
+def _json_columns(model):
+    from sqlalchemy import JSON
+
+    return {c.name for c in model.__table__.columns if isinstance(c.type, JSON)}
+
+
+def _raw_rows(db, model, ids):
+    """Rows exactly as stored: JSON columns as their text (JSON null and SQL NULL differ)."""
+    from sqlalchemy import Text, cast
+
+    table = model.__table__
+    json_cols = _json_columns(model)
+    cols = [cast(c, Text).label(c.name) if c.name in json_cols else c for c in table.columns]
+    found = {r.id: r._asdict() for r in db.session.execute(select(*cols).where(table.c.id.in_(ids)))}
+    return [found[i] for i in ids]
+
+
+def _normalised(value, ids, seq0, seq_keys=("server_seq",), time_keys=("created_at", "updated_at",
+                                                                         "state_changed_at", "started_at", "at")):
+    """Ids by position in their batch, server_seq from the batch's first, timestamps dropped."""
+    if isinstance(value, dict):
+        return {k: ("<time>" if k in time_keys and v is not None
+                    else v - seq0 if k in seq_keys and isinstance(v, int)
+                    else _normalised(v, ids, seq0, seq_keys, time_keys)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalised(v, ids, seq0, seq_keys, time_keys) for v in value]
+    if isinstance(value, str):
+        for i, known in enumerate(ids):
+            value = value.replace(known, f"<id{i}>")
+        return value
+    return value
+
+
+def test_the_bulk_path_stores_and_answers_exactly_like_one_mutation_at_a_time(login, world, template, db,
+                                                                             monkeypatch):
+    """The same batch (fresh ids) pushed with runs of creates (Core bulk insert of item results and
+    hazards) and with every mutation judged on its own (_judge/_apply, ORM rows and a flush each):
+    the same answers, the same rows to the byte, the same audit events and stored answers."""
+    from server.models import AuditEvent
+    from server.services import sync
+
+    photo = factories.blob()
+    seen = {}
+    for path in ("bulk", "one_by_one"):
+        batch = _rich_batch(world, photo)
+        ids = [m["entity_id"] for m in batch] + [m["mutation_id"] for m in batch]
+        with monkeypatch.context() as patch:
+            if path == "one_by_one":
+                patch.setattr(sync, "GROUPABLE_CREATES", frozenset())
+            else:
+                calls = []
+                real = sync._BulkRows.write
+                patch.setattr(sync._BulkRows, "write", lambda self: (calls.append(len(self.rows)), real(self))[1])
+            answer = push(login("inspector_a"), batch)
+        if path == "bulk":
+            assert sum(calls) == len(batch) - 1  # every item result and hazard went the bulk way
+        assert [r["status"] for r in answer["results"]] == ["applied"] * len(batch)
+        seq0 = answer["results"][0]["server"]["server_seq"]
+        models = {"inspection": Inspection, "item_result": ItemResult, "hazard": Hazard}
+        rows = [_raw_rows(db, models[m["entity"]], [m["entity_id"]])[0] for m in batch]
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.mutation_id.in_(
+            [m["mutation_id"] for m in batch])).order_by(AuditEvent.id)).all()
+        stored = {p.mutation_id: p for p in db.session.scalars(select(ProcessedMutation).where(
+            ProcessedMutation.mutation_id.in_([m["mutation_id"] for m in batch])))}
+        seen[path] = _normalised({
+            "answers": answer["results"],
+            "rows": rows,
+            "events": [{k: getattr(e, k) for k in ("user_id", "role", "device_id", "mutation_id", "action", "entity",
+                                                   "entity_id", "before", "after")} for e in events],
+            "stored": [{k: getattr(stored[m["mutation_id"]], k) for k in ("device_id", "user_id", "status", "result",
+                                                                          "payload_sha256")} for m in batch],
+        }, ids, seq0)
+        # the payload hash covers the ids, so it differs between the two batches by construction
+        for s in seen[path]["stored"]:
+            s.pop("payload_sha256")
+    assert seen["bulk"]["answers"] == seen["one_by_one"]["answers"]
+    assert seen["bulk"]["rows"] == seen["one_by_one"]["rows"]
+    assert seen["bulk"]["events"] == seen["one_by_one"]["events"]
+    assert seen["bulk"]["stored"] == seen["one_by_one"]["stored"]
+    hazard = seen["bulk"]["rows"][-1]
+    assert hazard["major_determination"] is None  # not given, no default: SQL NULL, as the ORM leaves it

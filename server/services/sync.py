@@ -519,8 +519,9 @@ class _BulkRows:
 _row_plans: dict = {}
 
 
-def _row_plan(model) -> list[tuple]:
-    """(attribute, column key, default, None is a value) per column, as the ORM's insert sees them."""
+def _row_plan(model) -> tuple[frozenset, list[tuple]]:
+    """The column attributes, and (attribute, column key, default, None is a value) per column,
+    as the ORM's insert sees them."""
     plan = _row_plans.get(model)
     if plan is None:
         plan = []
@@ -531,7 +532,7 @@ def _row_plan(model) -> list[tuple]:
                                                                                   or default.is_callable)):
                 raise TypeError(f"{model.__name__}.{prop.key}: a default the bulk insert cannot compute")
             plan.append((prop.key, column.key, default, bool(getattr(column.type, "should_evaluate_none", False))))
-        plan = _row_plans[model] = plan
+        plan = _row_plans[model] = (frozenset(attr for attr, *_ in plan), plan)
     return plan
 
 
@@ -541,8 +542,8 @@ def _complete_row(model, values: dict) -> tuple[dict, dict]:
     As the ORM does: a value that is None or missing takes the column's default where it has one;
     a JSON column stores a None it was given as JSON null, and one it was not given (with no
     default) is left out of the INSERT, so it is SQL NULL (read back as None)."""
-    plan = _row_plan(model)
-    unknown = set(values) - {attr for attr, *_ in plan}
+    attrs, plan = _row_plan(model)
+    unknown = values.keys() - attrs
     if unknown:
         raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
     params, row = {}, {}
@@ -560,8 +561,12 @@ def _complete_row(model, values: dict) -> tuple[dict, dict]:
 
 def _snapshot_values(model, values: dict) -> dict:
     """audit.snapshot of the row these values make (the same keys and JSON-safe values)."""
-    return {key: value if type(value) in audit._AS_IS else audit.jsonable(value)
-            for key, value in ((k, values[k]) for k in _snapshot_keys(model))}
+    as_is, jsonable = audit._AS_IS, audit.jsonable
+    out = {}
+    for key in _snapshot_keys(model):
+        value = values[key]
+        out[key] = value if type(value) in as_is else jsonable(value)
+    return out
 
 
 def _snapshot_keys(model) -> tuple:

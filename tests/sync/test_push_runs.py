@@ -194,51 +194,97 @@ def _normalised(value, ids, seq0, seq_keys=("server_seq",), time_keys=("created_
     return value
 
 
-def test_the_bulk_path_stores_and_answers_exactly_like_one_mutation_at_a_time(login, world, template, db,
-                                                                             monkeypatch):
-    """The same batch (fresh ids) pushed with runs of creates (Core bulk insert of item results and
-    hazards) and with every mutation judged on its own (_judge/_apply, ORM rows and a flush each):
-    the same answers, the same rows to the byte, the same audit events and stored answers."""
+def _push_both_ways(login, db, monkeypatch, build):
+    """Push build() (fresh ids each call) once with runs of creates (item results and hazards
+    inserted in bulk) and once with every mutation judged on its own (_judge/_apply: ORM rows and
+    a flush each). Returns, per path, the answers, the rows as stored, the audit events and the
+    stored answers, with ids, server_seq and timestamps normalised; and the entities of the runs the
+    bulk path applied and kept."""
     from server.models import AuditEvent
     from server.services import sync
 
-    photo = factories.blob()
-    seen = {}
+    models = {"inspection": Inspection, "item_result": ItemResult, "hazard": Hazard}
+    seen, bulk_rows = {}, []
     for path in ("bulk", "one_by_one"):
-        batch = _rich_batch(world, photo)
-        ids = [m["entity_id"] for m in batch] + [m["mutation_id"] for m in batch]
+        batch = build()
+        mids = list(dict.fromkeys(m["mutation_id"] for m in batch))
+        rows_of = list(dict.fromkeys((m["entity"], m["entity_id"]) for m in batch))
+        ids = [i for _, i in rows_of] + mids
         with monkeypatch.context() as patch:
             if path == "one_by_one":
                 patch.setattr(sync, "GROUPABLE_CREATES", frozenset())
             else:
-                calls = []
-                real = sync._BulkRows.write
-                patch.setattr(sync._BulkRows, "write", lambda self: (calls.append(len(self.rows)), real(self))[1])
+                real = sync._judge_group
+
+                def judge_group(actor, device_id, group, handlers, batch_):
+                    results = real(actor, device_id, group, handlers, batch_)
+                    if results is not None:  # the run was kept as the bulk path applied it
+                        bulk_rows.extend(m["entity"] for m in group)
+                    return results
+
+                patch.setattr(sync, "_judge_group", judge_group)
             answer = push(login("inspector_a"), batch)
-        if path == "bulk":
-            assert sum(calls) == len(batch) - 1  # every item result and hazard went the bulk way
-        assert [r["status"] for r in answer["results"]] == ["applied"] * len(batch)
         seq0 = answer["results"][0]["server"]["server_seq"]
-        models = {"inspection": Inspection, "item_result": ItemResult, "hazard": Hazard}
-        rows = [_raw_rows(db, models[m["entity"]], [m["entity_id"]])[0] for m in batch]
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.mutation_id.in_(
-            [m["mutation_id"] for m in batch])).order_by(AuditEvent.id)).all()
+        rows = [(_raw_rows(db, models[e], [i]) or [None])[0] if db.session.get(models[e], i) else None
+                for e, i in rows_of]
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.mutation_id.in_(mids))
+                                    .order_by(AuditEvent.id)).all()
         stored = {p.mutation_id: p for p in db.session.scalars(select(ProcessedMutation).where(
-            ProcessedMutation.mutation_id.in_([m["mutation_id"] for m in batch])))}
+            ProcessedMutation.mutation_id.in_(mids)))}
         seen[path] = _normalised({
             "answers": answer["results"],
             "rows": rows,
             "events": [{k: getattr(e, k) for k in ("user_id", "role", "device_id", "mutation_id", "action", "entity",
                                                    "entity_id", "before", "after")} for e in events],
-            "stored": [{k: getattr(stored[m["mutation_id"]], k) for k in ("device_id", "user_id", "status", "result",
-                                                                          "payload_sha256")} for m in batch],
+            # (the payload hash covers the ids, so it differs between the two batches by construction)
+            "stored": [{k: getattr(stored[mid], k) for k in ("device_id", "user_id", "status", "result")}
+                       if mid in stored else None for mid in mids],
         }, ids, seq0)
-        # the payload hash covers the ids, so it differs between the two batches by construction
-        for s in seen[path]["stored"]:
-            s.pop("payload_sha256")
+    return seen, bulk_rows
+
+
+def test_the_bulk_path_stores_and_answers_exactly_like_one_mutation_at_a_time(login, world, template, db,
+                                                                             monkeypatch):
+    """The same batch through both paths: the same answers, the same rows to the byte, the same
+    audit events and stored answers."""
+    photo = factories.blob()
+    seen, kept = _push_both_ways(login, db, monkeypatch, lambda: _rich_batch(world, photo))
+    assert kept == [m["entity"] for m in _rich_batch(world, photo)]  # one run, kept
+    assert [r["status"] for r in seen["bulk"]["answers"]] == ["applied"] * len(kept)
     assert seen["bulk"]["answers"] == seen["one_by_one"]["answers"]
     assert seen["bulk"]["rows"] == seen["one_by_one"]["rows"]
     assert seen["bulk"]["events"] == seen["one_by_one"]["events"]
     assert seen["bulk"]["stored"] == seen["one_by_one"]["stored"]
     hazard = seen["bulk"]["rows"][-1]
     assert hazard["major_determination"] is None  # not given, no default: SQL NULL, as the ORM leaves it
+
+
+def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_one(login, world, template, db,
+                                                                                monkeypatch):
+    """Runs broken by updates of a row a run just inserted; a hazard citing a passed item of its own
+    run (the item is inserted before the hazard's rules run, so it is refused and the run is redone
+    one by one); creates repeating an inserted id (same content: duplicate; other: entity_exists)."""
+    def build():
+        insp = mut("inspection", "create", {"venue_id": world.venue_a.id, "kind": "routine",
+                                            "inspector_ids": [world.users["inspector_a2"].id]})
+        iid = insp["entity_id"]
+        item = lambda code, result: mut("item_result", "create", {"inspection_id": iid, "item_code": code,
+                                                                  "result": result})
+        first = mut("hazard", "create", {"inspection_id": iid, "item_code": "EXT-1", "location": "一楼"})
+        second = mut("hazard", "create", {"inspection_id": iid, "item_code": "LIVE-1"})
+        update = lambda location, version: mut("hazard", "update", {"location": location},
+                                               entity_id=second["entity_id"], base_version=version)
+        return [insp, item("EXT-1", "fail"), first, item("LIVE-1", "fail"), second,
+                update("二楼", 1),
+                item("EXIT-1", "pass"), mut("hazard", "create", {"inspection_id": iid, "item_code": "EXIT-1"}),
+                mut("hazard", "create", {"inspection_id": iid, "description": "楼道堆物", "deadline_days": 5}),
+                update("三楼", 2),
+                dict(first, mutation_id=mut("x", "y")["mutation_id"]),
+                mut("hazard", "create", {"inspection_id": iid, "description": "另一处"}, entity_id=first["entity_id"])]
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert [(r["status"], r.get("reason")) for r in seen["bulk"]["answers"]] == [
+        ("applied", None)] * 7 + [("rejected", "hazard_item_not_failed"), ("applied", None), ("applied", None),
+                                  ("duplicate", None), ("rejected", "entity_exists")]
+    assert kept == ["inspection", "item_result", "hazard", "item_result", "hazard"]  # only the first run
+    assert seen["bulk"] == seen["one_by_one"]

@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 import uuid
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -589,16 +590,23 @@ def _note_seqs(device: Device, seqs) -> None:
     lost on the phone. The device row is read and set once for the whole batch."""
     max_seq = device.max_seq
     missing = list(device.missing_seqs or [])
+    # How often each number is in `missing`: the membership test per mutation without scanning
+    # the list (up to 1,000 long).
+    counts = Counter(missing)
     for seq in seqs:
         if not isinstance(seq, int) or seq < 1:
             continue
         if seq > max_seq:
-            missing.extend(range(max_seq + 1, seq))
+            gap = range(max_seq + 1, seq)
+            missing.extend(gap)
+            counts.update(gap)
             max_seq = seq
-        elif seq in missing:
+        elif counts[seq] > 0:
             missing.remove(seq)
+            counts[seq] -= 1
         # Keep the list bounded: a phone that lost thousands is reported by count anyway.
         if len(missing) > 1000:
+            counts.subtract(missing[:-1000])
             del missing[:-1000]
     device.max_seq = max_seq
     device.missing_seqs = missing

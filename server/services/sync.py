@@ -525,8 +525,12 @@ def _row_plan(model) -> tuple[frozenset, list[tuple]]:
     as the ORM's insert sees them."""
     plan = _row_plans.get(model)
     if plan is None:
+        mapper = sa_inspect(model)
+        if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+            # A hook a Core insert would skip: such a model's runs go one by one (the caller falls back).
+            raise TypeError(f"{model.__name__} has insert events the bulk insert would not run")
         plan = []
-        for prop in sa_inspect(model).column_attrs:
+        for prop in mapper.column_attrs:
             column = prop.columns[0]
             default = column.default
             if column.server_default is not None or (default is not None and not (default.is_scalar

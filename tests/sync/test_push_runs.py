@@ -288,3 +288,22 @@ def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_on
                                   ("duplicate", None), ("rejected", "entity_exists")]
     assert kept == ["inspection", "item_result", "hazard", "item_result", "hazard"]  # only the first run
     assert seen["bulk"] == seen["one_by_one"]
+
+
+def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, template, db, monkeypatch):
+    """A Core insert would skip mapper insert events: a model that has any goes the ORM way."""
+    from sqlalchemy import event
+
+    from server.services import sync
+
+    seen = []
+    listener = lambda mapper, connection, target: seen.append(target.id)  # noqa: E731
+    monkeypatch.setattr(sync, "_row_plans", {})
+    event.listen(Hazard, "before_insert", listener)
+    try:
+        batch = field_batch(world)
+        answer = push(login("inspector_a"), batch)
+    finally:
+        event.remove(Hazard, "before_insert", listener)
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 6
+    assert seen == [m["entity_id"] for m in batch if m["entity"] == "hazard"]

@@ -307,3 +307,37 @@ def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, templa
         event.remove(Hazard, "before_insert", listener)
     assert [r["status"] for r in answer["results"]] == ["applied"] * 6
     assert seen == [m["entity_id"] for m in batch if m["entity"] == "hazard"]
+
+
+def test_an_inspection_that_takes_over_a_planned_task_numbers_rows_like_one_by_one(login, world, template, db,
+                                                                                  monkeypatch):
+    """Starting the inspection links the inspectors' open task (an update of the task and of the
+    inspection): as on the one-by-one path, both take their numbers before the run's other rows.
+
+    (Which of the two comes first is not fixed on either path: the flush numbers the changed rows
+    in the order of the session's dirty set.)"""
+    from datetime import date
+
+    from server.models import Task
+    from server.services import tasks
+
+    task_ids = []
+
+    def build():
+        task = tasks.create_task(world.users["supervisor_a"], venue_id=world.venue_a.id, due_date=date(2026, 12, 1),
+                                 assignee_ids=[world.users["inspector_a"].id])
+        task_ids.append(task.id)
+        return field_batch(world)
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert len(kept) == 6  # the run was applied the bulk way
+    for task_id in task_ids:
+        db.session.expire_all()
+        task = db.session.get(Task, task_id)
+        inspection = db.session.get(Inspection, task.inspection_id)
+        assert task.status == "in_progress" and inspection.task_id == task.id
+        others = [r.server_seq for r in db.session.scalars(select(ItemResult).where(
+            ItemResult.inspection_id == inspection.id))]
+        others += [r.server_seq for r in db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection.id))]
+        assert sorted([task.server_seq, inspection.server_seq]) == [min(others) - 2, min(others) - 1]
+        assert sorted(others) == list(range(min(others), min(others) + 5))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import sys
 import tempfile
 import time
@@ -62,12 +63,16 @@ def main():
             statements[key] += 1
 
         event.listen(engine, "before_cursor_execute", count)
-        prof = cProfile.Profile() if args.profile else None
+        # CPU time, not wall: the machine is shared, and a wall-clock profile charges other jobs to us.
+        prof = cProfile.Profile(time.process_time) if args.profile else None
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if prof:
             prof.enable()
+        per_batch = []
         for muts in payloads:
+            b0 = time.process_time()
             post(muts)
+            per_batch.append(time.process_time() - b0)
         if prof:
             prof.disable()
             prof.dump_stats(args.profile)
@@ -78,6 +83,16 @@ def main():
         print(f"{args.db}: {args.batches} batches, {n} mutations: {total / n:.2f} statements/mutation, "
               f"CPU {cpu / args.batches * 1000:.1f} ms/batch, wall {wall / args.batches * 1000:.1f} ms/batch"
               f"{' (under cProfile)' if prof else ''}")
+        # The least disturbed batches: on a shared machine the mean CPU time drifts with the load
+        # (caches, frequency), the minimum and median much less.
+        per_batch.sort()
+        print(f"  CPU per batch: min {per_batch[0] * 1000:.1f} ms, median {per_batch[len(per_batch) // 2] * 1000:.1f} ms"
+              f" (load average {os.getloadavg()[0]:.1f})")
+        if prof:
+            import pstats
+
+            calls = pstats.Stats(args.profile).total_calls
+            print(f"  Python calls per batch (cProfile): {calls / args.batches:,.0f}")
         if args.statements:
             for stmt, k in statements.most_common():
                 print(f"  {k / args.batches:7.1f}/batch  {stmt}")

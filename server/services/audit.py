@@ -10,7 +10,6 @@ import decimal
 from datetime import date, datetime
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -137,7 +136,9 @@ class EventBuffer:
         if self.pending:
             raise RuntimeError("audit event for a row that was never stored")
         if self.rows:
-            session.execute(insert(AuditEvent), self.rows)
+            # Core on the session's connection (same transaction): the same rows as the ORM's bulk
+            # insert of these dicts, without its per-row machinery.
+            session.connection().execute(AuditEvent.__table__.insert(), self.rows)
             self.rows = []
 
 

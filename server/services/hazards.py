@@ -125,6 +125,28 @@ def create_hazard(actor, *, description=None, venue_id=None, inspection_id=None,
                   deadline_days=None, deadline=None, deadline_override_reason=None, id=None,
                   commit=True) -> Hazard:
     """Record a hazard, from a failed checklist item of an unfinished inspection or free-standing."""
+    hazard = Hazard(**new_hazard_values(
+        actor, description=description, venue_id=venue_id, inspection_id=inspection_id, item_code=item_code,
+        item_id=item_id, location=location, severity=severity, correction_mode=correction_mode,
+        legal_basis_codes=legal_basis_codes, requirement=requirement, photo_hashes=photo_hashes,
+        found_on=found_on, deadline_days=deadline_days, deadline=deadline,
+        deadline_override_reason=deadline_override_reason, id=id))
+    db.session.add(hazard)
+    audit.record_created(actor, "hazard.create", "hazard", hazard)
+    if commit:
+        db.session.commit()
+    return hazard
+
+
+def new_hazard_values(actor, *, description=None, venue_id=None, inspection_id=None, item_code=None,
+                      item_id=None, location="", severity=None, correction_mode=None,
+                      legal_basis_codes=None, requirement=None, photo_hashes=None, found_on=None,
+                      deadline_days=None, deadline=None, deadline_override_reason=None, id=None) -> dict:
+    """Every rule of `create_hazard`; the new row's column values, nothing written yet.
+
+    Also the bulk entry point of a sync push, which inserts a run of new rows with one statement
+    (server/services/sync.py).
+    """
     inspection = None
     if inspection_id is not None:
         inspection = get_inspection(inspection_id)
@@ -172,7 +194,7 @@ def create_hazard(actor, *, description=None, venue_id=None, inspection_id=None,
         found_on = local_today(inspection.started_at) if inspection is not None else local_today()
     deadline, reason = compute_deadline(found_on, correction_mode, deadline_days, deadline,
                                         deadline_override_reason)
-    hazard = Hazard(
+    return dict(
         id=id, venue_id=venue.id, inspection_id=inspection.id if inspection else None, item_id=item_id,
         item_code=item_code, description=description.strip(), location=location or "", severity=severity,
         correction_mode=correction_mode, legal_basis_codes=_check_codes(legal_basis_codes),
@@ -181,11 +203,6 @@ def create_hazard(actor, *, description=None, venue_id=None, inspection_id=None,
         state="major_pending" if severity == "major" else "open", state_changed_at=utcnow(),
         created_by_id=getattr(actor, "id", None),
     )
-    db.session.add(hazard)
-    audit.record_created(actor, "hazard.create", "hazard", hazard)
-    if commit:
-        db.session.commit()
-    return hazard
 
 
 def update_hazard(actor, hazard: Hazard, changes: dict, *, commit=True) -> Hazard:
@@ -362,10 +379,18 @@ def list_hazards(actor, *, state=None, severity=None, venue_id=None, area_id=Non
 
 @sync_handler("hazard", "create")
 def _sync_create_hazard(actor, entity_id, fields):
+    return create_hazard(actor, id=entity_id, commit=False, **_sync_hazard_fields(fields))
+
+
+def sync_hazard_values(actor, entity_id, fields) -> dict:
+    """The hazard create handler's rules, returning the new row's values (sync's bulk path)."""
+    return new_hazard_values(actor, id=entity_id, **_sync_hazard_fields(fields))
+
+
+def _sync_hazard_fields(fields) -> dict:
     reject_fields(fields, CREATE_FIELDS, "field_not_allowed")
     require_keys(fields, ("venue_id",) if not fields.get("inspection_id") else ("inspection_id",))
-    fields = coerce_fields(Hazard, {k: v for k, v in fields.items() if k != "id"})
-    return create_hazard(actor, id=entity_id, commit=False, **fields)
+    return coerce_fields(Hazard, {k: v for k, v in fields.items() if k != "id"})
 
 
 @sync_handler("hazard", "update")

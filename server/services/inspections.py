@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Date as SADate
 from sqlalchemy import DateTime as SADateTime
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from server.extensions import db
 from server.models import (Blob, Campaign, ChecklistTemplate, Hazard, Inspection, ItemResult, Task, User,
@@ -133,9 +133,38 @@ def find_row(model, row_id):
         row = session.identity_map.get(_identity_key(model, row_id))
         if row is not None:
             return row
-        if not any(type(o) is model and o.id == row_id for o in session.new):
+        if not _is_pending(session, model, row_id):
             return None
     return session.get(model, row_id)
+
+
+def _is_pending(session, model, row_id) -> bool:
+    """Whether a `model` row with this id was added to the session and not flushed yet.
+
+    Inside a sync push the rows added are indexed by (model, id) as they are added (see
+    `_index_pending` below), so this is a dict lookup instead of a scan of `session.new` per
+    call (a batch of 50 creates scanned it ~100 times). A row added without an id, or outside
+    a push, is looked for in `session.new` as before.
+    """
+    index = session.info.get("pending_by_key")
+    if index is None or model in index.get(_UNKEYED, ()):
+        return any(type(o) is model and o.id == row_id for o in session.new)
+    row = index.get((model, row_id))
+    return row is not None and row.id == row_id and sa_inspect(row).pending
+
+
+_UNKEYED = "unkeyed"  # models some row of which was added with no id: looked up by a scan
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _index_pending(session, instance):
+    index = session.info.get("pending_by_key")
+    if index is not None:
+        row_id = instance.__dict__.get("id")
+        if row_id is None:
+            index.setdefault(_UNKEYED, set()).add(type(instance))
+        else:
+            index[(type(instance), row_id)] = instance
 
 
 _mappers: dict = {}
@@ -513,6 +542,23 @@ def _check_result(result) -> None:
 def record_item_result(actor, *, inspection_id, item_code, result, note=None, photo_hashes=None,
                        item_id=None, id=None, commit=True) -> ItemResult:
     """Record pass / fail / n.a. for one checklist item of an unfinished inspection."""
+    row = ItemResult(**new_item_result_values(actor, inspection_id=inspection_id, item_code=item_code,
+                                              result=result, note=note, photo_hashes=photo_hashes,
+                                              item_id=item_id, id=id))
+    db.session.add(row)
+    audit.record_created(actor, "item_result.create", "item_result", row)
+    if commit:
+        db.session.commit()
+    return row
+
+
+def new_item_result_values(actor, *, inspection_id, item_code, result, note=None, photo_hashes=None,
+                           item_id=None, id=None) -> dict:
+    """Every rule of `record_item_result`; the new row's column values, nothing written yet.
+
+    Also the bulk entry point of a sync push, which inserts a run of new rows with one statement
+    (server/services/sync.py). Inside a push the new code joins the batch's known item codes here.
+    """
     inspection = get_inspection(inspection_id)
     scope_inspection(actor, inspection)
     _require_unfinished(inspection)
@@ -533,16 +579,12 @@ def record_item_result(actor, *, inspection_id, item_code, result, note=None, ph
                     ItemResult.inspection_id == inspection.id, ItemResult.item_code == item_code))
     if exists:
         raise Conflict("item_result_exists", code=item_code)
-    row = ItemResult(id=id, inspection_id=inspection.id, item_code=item_code,
-                     item_id=item.id if item is not None else item_id, result=result, note=note,
-                     photo_hashes=hash_list(photo_hashes))
-    db.session.add(row)
+    values = dict(id=id, inspection_id=inspection.id, item_code=item_code,
+                  item_id=item.id if item is not None else item_id, result=result, note=note,
+                  photo_hashes=hash_list(photo_hashes))
     if codes is not None:
         codes.add(item_code)
-    audit.record_created(actor, "item_result.create", "item_result", row)
-    if commit:
-        db.session.commit()
-    return row
+    return values
 
 
 def _item_codes(inspection_id) -> set | None:
@@ -625,10 +667,18 @@ def _sync_add_inspector(actor, entity_id, fields):
 
 @sync_handler("item_result", "create")
 def _sync_create_item_result(actor, entity_id, fields):
+    return record_item_result(actor, id=entity_id, commit=False, **_sync_item_result_fields(fields))
+
+
+def sync_item_result_values(actor, entity_id, fields) -> dict:
+    """The item_result create handler's rules, returning the new row's values (sync's bulk path)."""
+    return new_item_result_values(actor, id=entity_id, **_sync_item_result_fields(fields))
+
+
+def _sync_item_result_fields(fields) -> dict:
     reject_fields(fields, ITEM_CREATE_FIELDS, "field_not_allowed")
     require_keys(fields, ("inspection_id", "item_code", "result"))
-    fields = {k: v for k, v in fields.items() if k != "id"}
-    return record_item_result(actor, id=entity_id, commit=False, **fields)
+    return {k: v for k, v in fields.items() if k != "id"}
 
 
 @sync_handler("item_result", "update")

@@ -18,12 +18,13 @@ import importlib
 import json
 import logging
 import uuid
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import JSON, String, Text, cast, event, func, insert, select, text
+from sqlalchemy import JSON, String, Text, cast, event, func, literal, select, text, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
@@ -278,6 +279,8 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     session.info["audit_buffer"] = events = audit.EventBuffer()
     # Lookups a service may keep for the rest of the batch (emptied on a savepoint rollback).
     session.info["batch_cache"] = batch_cache = {}
+    # The rows each mutation adds, by (model, id): find_row's "created earlier in this batch?"
+    session.info["pending_by_key"] = {}
     try:
         with shared_calendar():
             batch = _Batch(mutations, keep, seqs, events, batch_cache)
@@ -302,7 +305,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
             seqs.store(session)
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache"):
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key"):
             session.info.pop(key, None)
     session.commit()
     return {"results": results, "device": status}
@@ -331,22 +334,28 @@ class _Batch:
     def __init__(self, mutations, keep, seqs, events, cache):
         self.keep, self.seqs, self.events, self.cache = keep, seqs, events, cache
         ids = [m["mutation_id"] for m in mutations]
-        self.processed = {p.mutation_id: p for p in db.session.scalars(
-            select(ProcessedMutation).where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
+        # Core rows on the session's connection: only the two columns a replay needs, no ORM rows.
+        connection = db.session.connection()
+        self.processed = {r.mutation_id: _Stored(r.payload_sha256, r.result) for r in connection.execute(
+            select(ProcessedMutation.mutation_id, ProcessedMutation.payload_sha256, ProcessedMutation.result)
+            .where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
         hashes = {h for m in mutations for h in (m.get("blob_hashes") or [])}
         # Loaded as rows (kept alive), so the services' own blob checks find them in the session.
         self.blobs = {b.sha256 for b in db.session.scalars(select(Blob).where(Blob.sha256.in_(hashes)))} \
             if hashes else set()
-        # Which created ids are not in the database yet: one query per table, not one per create.
+        # Which created ids are not in the database yet: one statement for all tables, not one per create.
         created: dict[type, set] = {}
         for m in mutations:
             model = SYNC_ENTITIES.get(m.get("entity"))
             if m.get("op") == "create" and model is not None and m["mutation_id"] not in self.processed:
                 created.setdefault(model, set()).add(m["entity_id"])
         self.absent = set()
-        for model, wanted in created.items():
-            found = set(db.session.scalars(select(model.id).where(model.id.in_(wanted))))
-            self.absent.update((model, i) for i in wanted - found)
+        if created:
+            models = list(created)
+            found = {(models[i], row_id) for i, row_id in connection.execute(union_all(*[
+                select(literal(i).label("t"), model.id.label("id")).where(model.id.in_(created[model]))
+                for i, model in enumerate(models)]))}
+            self.absent = {(model, i) for model, wanted in created.items() for i in wanted} - found
         self.new_processed: list[dict] = []
 
     def mark(self):
@@ -369,7 +378,8 @@ class _Batch:
 
     def write_processed(self) -> None:
         if self.new_processed:
-            db.session.execute(insert(ProcessedMutation), self.new_processed)
+            # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
+            db.session.connection().execute(ProcessedMutation.__table__.insert(), self.new_processed)
 
 
 def _groups(mutations, batch: _Batch):
@@ -394,28 +404,44 @@ def _groups(mutations, batch: _Batch):
 
 
 def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | None:
-    """Apply a run of creates in one savepoint with one flush; None if any of them is not
-    plainly applied (then nothing of the run is kept and the caller judges each on its own,
-    so every answer is exactly what the one-by-one path gives)."""
+    """Apply a run of creates in one savepoint; None if any of them is not plainly applied (then
+    nothing of the run is kept and the caller judges each on its own, so every answer is exactly
+    what the one-by-one path gives).
+
+    Item results and hazards go through their services' rules without ORM rows (`BULK_CREATES`)
+    and are inserted with one Core statement per run of one entity (`_BulkRows`); an inspection
+    goes through its handler and a flush, as on the one-by-one path."""
     mark = batch.mark()
     savepoint = db.session.begin_nested()
+    bulk = _BulkRows(batch)
     try:
         rows = []
         for m in group:
-            model = SYNC_ENTITIES[m["entity"]]
-            if find_row(model, m["entity_id"]) is not None:
+            entity = m["entity"]
+            model = SYNC_ENTITIES[entity]
+            if bulk.holds(model, m["entity_id"]) or find_row(model, m["entity_id"]) is not None:
                 raise _NotPlain()
+            build = BULK_CREATES.get(entity)
+            if build is None or bulk.model not in (None, model):
+                # The next rule may read the rows before it (a hazard citing a failed item): stored first.
+                bulk.write()
             token = audit.current_mutation.set(m["mutation_id"])
             try:
-                rows.append(handlers[(m["entity"], "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
+                if build is not None:
+                    rows.append(bulk.add(actor, entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
+                else:
+                    rows.append(handlers[(entity, "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
+                    db.session.flush()  # as _apply does: its rows take their server_seq now, in mutation order
             finally:
                 audit.current_mutation.reset(token)
+        bulk.write()
         db.session.flush()
         results = [_result(m, "applied", version=row.version, server=dump(m["entity"], row))
                    for m, row in zip(group, rows)]
         savepoint.commit()
     except Exception as err:  # noqa: BLE001 - judged again one by one, which reports it
         savepoint.rollback()
+        bulk.undo()
         batch.reset(mark)
         if not isinstance(err, _NotPlain):
             log.debug("sync group of %d falls back to one by one: %r", len(group), err)
@@ -423,6 +449,140 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
     for m, result in zip(group, results):
         batch.store(actor, device_id, m, payload_sha256(m), result)
     return results
+
+
+def _bulk_creates() -> dict:
+    from server.services.hazards import sync_hazard_values
+    from server.services.inspections import sync_item_result_values
+
+    return {"item_result": sync_item_result_values, "hazard": sync_hazard_values}
+
+
+# entity -> the create handler's rules returning the new row's values (no ORM row, no flush)
+BULK_CREATES = _bulk_creates()
+
+
+class _NewRow:
+    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps)."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+
+class _BulkRows:
+    """New rows of one model, inserted together with one Core statement, exactly as a flush of
+    ORM rows with the same values would store them (column defaults where a value is None,
+    `server_seq` in mutation order, version 1, one audit event each with the row as stored)."""
+
+    def __init__(self, batch: _Batch):
+        self.batch = batch
+        self.model = None
+        self.rows: list[dict] = []
+        self.ids: set = set()
+        self.written: list = []  # (model, id) taken out of batch.absent: put back on undo
+
+    def holds(self, model, row_id) -> bool:
+        return (model, row_id) in self.ids
+
+    def add(self, actor, entity, model, values: dict) -> _NewRow:
+        params, row = _complete_row(model, values)
+        params["server_seq"] = row["server_seq"] = self.batch.seqs.take(1)
+        params["version"] = row["version"] = 1
+        self.model = model
+        self.rows.append(params)
+        self.ids.add((model, row["id"]))
+        self.batch.events.append(dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
+                                      device_id=audit.current_device.get(), mutation_id=audit.current_mutation.get(),
+                                      action=f"{entity}.create", entity=entity, entity_id=str(row["id"]),
+                                      before=None, after=_snapshot_values(model, row)))
+        return _NewRow(row)
+
+    def write(self) -> None:
+        if not self.rows:
+            return
+        insert_rows = self.model.__table__.insert()
+        connection = db.session.connection()
+        start = 0
+        for end in range(1, len(self.rows) + 1):  # one statement per run of rows with the same columns
+            if end == len(self.rows) or self.rows[end].keys() != self.rows[start].keys():
+                connection.execute(insert_rows, self.rows[start:end])
+                start = end
+        for key in self.ids:
+            if key in self.batch.absent:
+                self.batch.absent.discard(key)
+                self.written.append(key)
+        self.model, self.rows, self.ids = None, [], set()
+
+    def undo(self) -> None:
+        self.batch.absent.update(self.written)
+
+
+_row_plans: dict = {}
+
+
+def _row_plan(model) -> tuple[frozenset, list[tuple]]:
+    """The column attributes, and (attribute, column key, default, None is a value) per column,
+    as the ORM's insert sees them."""
+    plan = _row_plans.get(model)
+    if plan is None:
+        mapper = sa_inspect(model)
+        if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+            # A hook a Core insert would skip: such a model's runs go one by one (the caller falls back).
+            raise TypeError(f"{model.__name__} has insert events the bulk insert would not run")
+        plan = []
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            default = column.default
+            if column.server_default is not None or (default is not None and not (default.is_scalar
+                                                                                  or default.is_callable)):
+                raise TypeError(f"{model.__name__}.{prop.key}: a default the bulk insert cannot compute")
+            plan.append((prop.key, column.key, default, bool(getattr(column.type, "should_evaluate_none", False))))
+        plan = _row_plans[model] = (frozenset(attr for attr, *_ in plan), plan)
+    return plan
+
+
+def _complete_row(model, values: dict) -> tuple[dict, dict]:
+    """(parameters to insert, the row's values) for what a flush of `model(**values)` inserts.
+
+    As the ORM does: a value that is None or missing takes the column's default where it has one;
+    a JSON column stores a None it was given as JSON null, and one it was not given (with no
+    default) is left out of the INSERT, so it is SQL NULL (read back as None)."""
+    attrs, plan = _row_plan(model)
+    unknown = values.keys() - attrs
+    if unknown:
+        raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
+    params, row = {}, {}
+    for attr, key, default, none_is_value in plan:
+        value = values.get(attr)
+        if value is None and not (none_is_value and attr in values):
+            if default is not None:
+                value = default.arg if default.is_scalar else default.arg(None)
+            elif none_is_value:
+                row[attr] = None
+                continue
+        params[key] = row[attr] = value
+    return params, row
+
+
+def _snapshot_values(model, values: dict) -> dict:
+    """audit.snapshot of the row these values make (the same keys and JSON-safe values)."""
+    as_is, jsonable = audit._AS_IS, audit.jsonable
+    out = {}
+    for key in _snapshot_keys(model):
+        value = values[key]
+        out[key] = value if type(value) in as_is else jsonable(value)
+    return out
+
+
+def _snapshot_keys(model) -> tuple:
+    keys = _snapshot_key_cache.get(model)
+    if keys is None:
+        keys = _snapshot_key_cache[model] = tuple(c.key for c in sa_inspect(model).column_attrs
+                                                  if c.key not in audit.SKIP)
+    return keys
+
+
+_snapshot_key_cache: dict = {}
 
 
 class _NotPlain(Exception):
@@ -434,16 +594,23 @@ def _note_seqs(device: Device, seqs) -> None:
     lost on the phone. The device row is read and set once for the whole batch."""
     max_seq = device.max_seq
     missing = list(device.missing_seqs or [])
+    # How often each number is in `missing`: the membership test per mutation without scanning
+    # the list (up to 1,000 long).
+    counts = Counter(missing)
     for seq in seqs:
         if not isinstance(seq, int) or seq < 1:
             continue
         if seq > max_seq:
-            missing.extend(range(max_seq + 1, seq))
+            gap = range(max_seq + 1, seq)
+            missing.extend(gap)
+            counts.update(gap)
             max_seq = seq
-        elif seq in missing:
+        elif counts[seq] > 0:
             missing.remove(seq)
+            counts[seq] -= 1
         # Keep the list bounded: a phone that lost thousands is reported by count anyway.
         if len(missing) > 1000:
+            counts.subtract(missing[:-1000])
             del missing[:-1000]
     device.max_seq = max_seq
     device.missing_seqs = missing

@@ -205,3 +205,35 @@ def test_whole_batch_errors(login, world):
 def test_push_needs_login(client, world):
     resp = client.post("/api/v1/sync/push", json={"device_id": "dev-test-0001", "schema_version": 1, "mutations": []})
     assert resp.status_code == 401
+
+
+def test_device_sequence_tracking_matches_the_plain_list_rule():
+    """_note_seqs keeps counts beside the list for its membership test: the same max_seq and
+    missing_seqs (order, duplicates, the 1,000 bound) as the plain list scan it replaced."""
+    import random
+    from types import SimpleNamespace
+
+    from server.services.sync import _note_seqs
+
+    def reference(max_seq, missing, seqs):
+        missing = list(missing)
+        for seq in seqs:
+            if not isinstance(seq, int) or seq < 1:
+                continue
+            if seq > max_seq:
+                missing.extend(range(max_seq + 1, seq))
+                max_seq = seq
+            elif seq in missing:
+                missing.remove(seq)
+            if len(missing) > 1000:
+                del missing[:-1000]
+        return max_seq, missing
+
+    rnd = random.Random(3)
+    for _ in range(300):
+        max_seq = rnd.choice([0, 5, 40, 1500])
+        missing = [rnd.randint(1, max_seq) for _ in range(rnd.randint(0, 12))] if max_seq else []
+        seqs = [rnd.choice([rnd.randint(1, max_seq + 30), rnd.randint(1, 3000), None, 0, "7"]) for _ in range(60)]
+        device = SimpleNamespace(max_seq=max_seq, missing_seqs=missing)
+        _note_seqs(device, seqs)
+        assert (device.max_seq, device.missing_seqs) == reference(max_seq, missing, seqs)

@@ -101,3 +101,243 @@ def test_a_create_repeated_in_one_batch_is_judged_like_a_replay(login, world, te
     assert statuses[5] == "duplicate"  # the same row with the same fields
     assert answer["results"][6] == answer["results"][4]  # the same mutation twice: the same answer
     assert db.session.query(Hazard).count() == 1
+
+
+def test_the_pending_row_index_answers_like_a_scan_of_the_session(world, db):
+    """find_row's "added earlier in this batch?" by (model, id) index equals the scan of session.new
+    it replaces: rows added with an id, a row added without one, a flushed row, an expunged row."""
+    import uuid
+    from datetime import date
+
+    from server.services import inspections
+
+    session = db.session()
+    venue = world.venue_a
+
+    def scan(model, row_id):
+        return any(type(o) is model and o.id == row_id for o in session.new)
+
+    def hazard(row_id=None):
+        return Hazard(id=row_id, venue_id=venue.id, description="楼道堆物", location="", severity="general",
+                      correction_mode="deadline", state="open", found_on=date(2026, 11, 27))
+
+    session.info["pending_by_key"] = {}
+    try:
+        ids = [str(uuid.uuid4()) for _ in range(4)]
+        kept, flushed, dropped = hazard(ids[0]), hazard(ids[1]), hazard(ids[2])
+        session.add_all([flushed])
+        session.flush()
+        session.add_all([kept, dropped])
+        session.expunge(dropped)
+        probes = [(Hazard, i) for i in ids] + [(ItemResult, ids[0]), (Inspection, ids[3])]
+        answers = [inspections._is_pending(session, m, i) for m, i in probes]
+        assert answers == [scan(m, i) for m, i in probes]
+        assert answers[:4] == [True, False, False, False]
+        # a row added with no id: that model falls back to the scan (the id comes at flush)
+        unkeyed = hazard()
+        session.add(unkeyed)
+        unkeyed.id = ids[3]
+        assert inspections._is_pending(session, Hazard, ids[3]) is True == scan(Hazard, ids[3])
+    finally:
+        session.info.pop("pending_by_key", None)
+        session.rollback()
+
+
+def _rich_batch(world, photo):
+    """A field batch that exercises every column rule of the bulk insert: template defaults, a major
+    hazard, a deadline override, a hazard with no inspection, photos, notes given and not."""
+    batch = field_batch(world)
+    iid = batch[0]["entity_id"]
+    batch[1]["fields"]["photo_hashes"] = [photo]
+    del batch[2]["fields"]["note"]
+    batch[3]["fields"]["result"] = "fail"  # LIVE-1: its hazard takes the template's major severity
+    batch += [mut("hazard", "create", {"inspection_id": iid, "item_code": "LIVE-1", "description": "住人"}),
+              mut("hazard", "create", {"inspection_id": iid, "description": "配电箱周围堆放可燃物", "severity": "major",
+                                       "deadline": "2026-12-31", "deadline_override_reason": "业主申请延期",
+                                       "found_on": "2026-11-27", "photo_hashes": [photo], "requirement": "清除"}),
+              mut("hazard", "create", {"venue_id": world.venue_a.id, "description": "消防通道堆放杂物",
+                                       "correction_mode": "immediate", "found_on": "2026-11-27",
+                                       "legal_basis_codes": ["XFF-28"]})]
+    return batch
+
+
+def _json_columns(model):
+    from sqlalchemy import JSON
+
+    return {c.name for c in model.__table__.columns if isinstance(c.type, JSON)}
+
+
+def _raw_rows(db, model, ids):
+    """Rows exactly as stored: JSON columns as their text (JSON null and SQL NULL differ)."""
+    from sqlalchemy import Text, cast
+
+    table = model.__table__
+    json_cols = _json_columns(model)
+    cols = [cast(c, Text).label(c.name) if c.name in json_cols else c for c in table.columns]
+    found = {r.id: r._asdict() for r in db.session.execute(select(*cols).where(table.c.id.in_(ids)))}
+    return [found[i] for i in ids]
+
+
+def _normalised(value, ids, seq0, seq_keys=("server_seq",), time_keys=("created_at", "updated_at",
+                                                                         "state_changed_at", "started_at", "at")):
+    """Ids by position in their batch, server_seq from the batch's first, timestamps dropped."""
+    if isinstance(value, dict):
+        return {k: ("<time>" if k in time_keys and v is not None
+                    else v - seq0 if k in seq_keys and isinstance(v, int)
+                    else _normalised(v, ids, seq0, seq_keys, time_keys)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalised(v, ids, seq0, seq_keys, time_keys) for v in value]
+    if isinstance(value, str):
+        for i, known in enumerate(ids):
+            value = value.replace(known, f"<id{i}>")
+        return value
+    return value
+
+
+def _push_both_ways(login, db, monkeypatch, build):
+    """Push build() (fresh ids each call) once with runs of creates (item results and hazards
+    inserted in bulk) and once with every mutation judged on its own (_judge/_apply: ORM rows and
+    a flush each). Returns, per path, the answers, the rows as stored, the audit events and the
+    stored answers, with ids, server_seq and timestamps normalised; and the entities of the runs the
+    bulk path applied and kept."""
+    from server.models import AuditEvent
+    from server.services import sync
+
+    models = {"inspection": Inspection, "item_result": ItemResult, "hazard": Hazard}
+    seen, bulk_rows = {}, []
+    for path in ("bulk", "one_by_one"):
+        batch = build()
+        mids = list(dict.fromkeys(m["mutation_id"] for m in batch))
+        rows_of = list(dict.fromkeys((m["entity"], m["entity_id"]) for m in batch))
+        ids = [i for _, i in rows_of] + mids
+        with monkeypatch.context() as patch:
+            if path == "one_by_one":
+                patch.setattr(sync, "GROUPABLE_CREATES", frozenset())
+            else:
+                real = sync._judge_group
+
+                def judge_group(actor, device_id, group, handlers, batch_):
+                    results = real(actor, device_id, group, handlers, batch_)
+                    if results is not None:  # the run was kept as the bulk path applied it
+                        bulk_rows.extend(m["entity"] for m in group)
+                    return results
+
+                patch.setattr(sync, "_judge_group", judge_group)
+            answer = push(login("inspector_a"), batch)
+        seq0 = answer["results"][0]["server"]["server_seq"]
+        rows = [(_raw_rows(db, models[e], [i]) or [None])[0] if db.session.get(models[e], i) else None
+                for e, i in rows_of]
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.mutation_id.in_(mids))
+                                    .order_by(AuditEvent.id)).all()
+        stored = {p.mutation_id: p for p in db.session.scalars(select(ProcessedMutation).where(
+            ProcessedMutation.mutation_id.in_(mids)))}
+        seen[path] = _normalised({
+            "answers": answer["results"],
+            "rows": rows,
+            "events": [{k: getattr(e, k) for k in ("user_id", "role", "device_id", "mutation_id", "action", "entity",
+                                                   "entity_id", "before", "after")} for e in events],
+            # (the payload hash covers the ids, so it differs between the two batches by construction)
+            "stored": [{k: getattr(stored[mid], k) for k in ("device_id", "user_id", "status", "result")}
+                       if mid in stored else None for mid in mids],
+        }, ids, seq0)
+    return seen, bulk_rows
+
+
+def test_the_bulk_path_stores_and_answers_exactly_like_one_mutation_at_a_time(login, world, template, db,
+                                                                             monkeypatch):
+    """The same batch through both paths: the same answers, the same rows to the byte, the same
+    audit events and stored answers."""
+    photo = factories.blob()
+    seen, kept = _push_both_ways(login, db, monkeypatch, lambda: _rich_batch(world, photo))
+    assert kept == [m["entity"] for m in _rich_batch(world, photo)]  # one run, kept
+    assert [r["status"] for r in seen["bulk"]["answers"]] == ["applied"] * len(kept)
+    assert seen["bulk"]["answers"] == seen["one_by_one"]["answers"]
+    assert seen["bulk"]["rows"] == seen["one_by_one"]["rows"]
+    assert seen["bulk"]["events"] == seen["one_by_one"]["events"]
+    assert seen["bulk"]["stored"] == seen["one_by_one"]["stored"]
+    hazard = seen["bulk"]["rows"][-1]
+    assert hazard["major_determination"] is None  # not given, no default: SQL NULL, as the ORM leaves it
+
+
+def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_one(login, world, template, db,
+                                                                                monkeypatch):
+    """Runs broken by updates of a row a run just inserted; a hazard citing a passed item of its own
+    run (the item is inserted before the hazard's rules run, so it is refused and the run is redone
+    one by one); creates repeating an inserted id (same content: duplicate; other: entity_exists)."""
+    def build():
+        insp = mut("inspection", "create", {"venue_id": world.venue_a.id, "kind": "routine",
+                                            "inspector_ids": [world.users["inspector_a2"].id]})
+        iid = insp["entity_id"]
+        item = lambda code, result: mut("item_result", "create", {"inspection_id": iid, "item_code": code,
+                                                                  "result": result})
+        first = mut("hazard", "create", {"inspection_id": iid, "item_code": "EXT-1", "location": "一楼"})
+        second = mut("hazard", "create", {"inspection_id": iid, "item_code": "LIVE-1"})
+        update = lambda location, version: mut("hazard", "update", {"location": location},
+                                               entity_id=second["entity_id"], base_version=version)
+        return [insp, item("EXT-1", "fail"), first, item("LIVE-1", "fail"), second,
+                update("二楼", 1),
+                item("EXIT-1", "pass"), mut("hazard", "create", {"inspection_id": iid, "item_code": "EXIT-1"}),
+                mut("hazard", "create", {"inspection_id": iid, "description": "楼道堆物", "deadline_days": 5}),
+                update("三楼", 2),
+                dict(first, mutation_id=mut("x", "y")["mutation_id"]),
+                mut("hazard", "create", {"inspection_id": iid, "description": "另一处"}, entity_id=first["entity_id"])]
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert [(r["status"], r.get("reason")) for r in seen["bulk"]["answers"]] == [
+        ("applied", None)] * 7 + [("rejected", "hazard_item_not_failed"), ("applied", None), ("applied", None),
+                                  ("duplicate", None), ("rejected", "entity_exists")]
+    assert kept == ["inspection", "item_result", "hazard", "item_result", "hazard"]  # only the first run
+    assert seen["bulk"] == seen["one_by_one"]
+
+
+def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, template, db, monkeypatch):
+    """A Core insert would skip mapper insert events: a model that has any goes the ORM way."""
+    from sqlalchemy import event
+
+    from server.services import sync
+
+    seen = []
+    listener = lambda mapper, connection, target: seen.append(target.id)  # noqa: E731
+    monkeypatch.setattr(sync, "_row_plans", {})
+    event.listen(Hazard, "before_insert", listener)
+    try:
+        batch = field_batch(world)
+        answer = push(login("inspector_a"), batch)
+    finally:
+        event.remove(Hazard, "before_insert", listener)
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 6
+    assert seen == [m["entity_id"] for m in batch if m["entity"] == "hazard"]
+
+
+def test_an_inspection_that_takes_over_a_planned_task_numbers_rows_like_one_by_one(login, world, template, db,
+                                                                                  monkeypatch):
+    """Starting the inspection links the inspectors' open task (an update of the task and of the
+    inspection): as on the one-by-one path, both take their numbers before the run's other rows.
+
+    (Which of the two comes first is not fixed on either path: the flush numbers the changed rows
+    in the order of the session's dirty set.)"""
+    from datetime import date
+
+    from server.models import Task
+    from server.services import tasks
+
+    task_ids = []
+
+    def build():
+        task = tasks.create_task(world.users["supervisor_a"], venue_id=world.venue_a.id, due_date=date(2026, 12, 1),
+                                 assignee_ids=[world.users["inspector_a"].id])
+        task_ids.append(task.id)
+        return field_batch(world)
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert len(kept) == 6  # the run was applied the bulk way
+    for task_id in task_ids:
+        db.session.expire_all()
+        task = db.session.get(Task, task_id)
+        inspection = db.session.get(Inspection, task.inspection_id)
+        assert task.status == "in_progress" and inspection.task_id == task.id
+        others = [r.server_seq for r in db.session.scalars(select(ItemResult).where(
+            ItemResult.inspection_id == inspection.id))]
+        others += [r.server_seq for r in db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection.id))]
+        assert sorted([task.server_seq, inspection.server_seq]) == [min(others) - 2, min(others) - 1]
+        assert sorted(others) == list(range(min(others), min(others) + 5))

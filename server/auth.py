@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, request, session
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, lazyload
 
 from server.extensions import db, login_manager
 from server.services.errors import Forbidden, Unauthorized
@@ -67,7 +68,9 @@ def init_app(app: Flask) -> None:
             uid, epoch = (int(x) for x in user_id.split(":"))
         except ValueError:
             return None
-        user = db.session.get(User, uid)
+        # One statement: the areas (every scope check reads them) joined in; an owner's venues
+        # are loaded when first read (access.owner_venue_ids), not for every other role.
+        user = db.session.get(User, uid, options=(joinedload(User.areas), lazyload(User.venues)))
         if user is None or user.session_epoch != epoch or not user.active:
             return None
         return user

@@ -75,6 +75,9 @@ class WorkCalendar:
     def __init__(self):
         self._overrides: dict[int, dict[date, CalendarOverride]] = {}
         self._first, self._last = package_years()
+        # add_working_days answers of this lookup session: a push batch asks for the same
+        # (day found, default days) deadline for hazard after hazard.
+        self._added: dict[tuple[date, int], date] = {}
 
     def overrides(self, year: int) -> dict[date, CalendarOverride]:
         if year not in self._overrides:
@@ -104,11 +107,15 @@ class WorkCalendar:
             raise RuleViolation("calendar_negative_days", days=n)
         if n > MAX_SPAN_DAYS:
             raise RuleViolation("calendar_span_too_long", days=n)
-        day = start
-        while n:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                n -= 1
+        key = (start, n)
+        day = self._added.get(key)
+        if day is None:
+            day = start
+            while n:
+                day += timedelta(days=1)
+                if self.is_workday(day):
+                    n -= 1
+            self._added[key] = day
         return day
 
     def working_days_between(self, a: date, b: date) -> int:

@@ -238,3 +238,25 @@ def test_every_covered_day_agrees_with_the_package(no_overrides):
     while day <= last:
         assert cal.is_workday(day) == chinese_calendar.is_workday(day), day
         day += timedelta(days=1)
+
+
+def test_a_shared_calendar_reuses_answers_within_its_block_only(world):
+    """A push batch computes the same deadline for hazard after hazard inside shared_calendar():
+    the repeated answers equal a fresh calendar's, and the next block sees a new override."""
+    admin = world.users["admin"]
+    starts = [date(2026, 2, 13), date(2026, 9, 30), date(UNCOVERED, 1, 1)]
+    with calendar.shared_calendar():
+        shared = [calendar.add_working_days(s, n) for _ in range(3) for s in starts for n in (1, 3, 10)]
+    fresh = [calendar.WorkCalendar().add_working_days(s, n) for _ in range(3) for s in starts for n in (1, 3, 10)]
+    assert shared == fresh
+
+    day_after = date(UNCOVERED, 1, 1) + timedelta(days=1)
+    while not calendar.is_workday(day_after):
+        day_after += timedelta(days=1)
+    start = day_after - timedelta(days=1)
+    with calendar.shared_calendar():
+        assert calendar.add_working_days(start, 1) == day_after
+    calendar.set_override(admin, day=day_after, is_workday=False, name="更正")
+    with calendar.shared_calendar():
+        assert calendar.add_working_days(start, 1) > day_after
+        assert calendar.add_working_days(start, 1) > day_after

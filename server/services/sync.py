@@ -757,7 +757,7 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
                 stmt = stmt.outerjoin(*dumper.joins)
             stmt = _scoped(actor, entity, stmt.where(*window)).order_by(model.server_seq)
             dump_row = dumper.dump
-            for row in db.session.connection().execute(stmt):
+            for row in db.session.connection().execute(stmt).all():  # one fetchall, not a fetch per row
                 seq, row_id, version, deleted, data = dump_row(row)
                 changes.append({"entity": entity, "id": row_id, "version": version, "server_seq": seq,
                                 "deleted": deleted, "data": data})

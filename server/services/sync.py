@@ -729,8 +729,10 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     # stops there), instead of limit + 1 numbers and ids from each table.
     bound = []
     if branches:
-        ordered = (branches[0].order_by(live[0][1].server_seq) if len(branches) == 1
-                   else union_all(*branches).order_by(literal_column("seq")))
+        # Each table's first limit + 1 numbers (an index walk that stops there), merged in order.
+        firsts = [stmt.order_by(model.server_seq).limit(limit + 1) for stmt, (_, model) in zip(branches, live)]
+        ordered = (firsts[0] if len(firsts) == 1 else
+                   union_all(*[select(f.subquery().c.seq) for f in firsts]).order_by(literal_column("seq")))
         bound = db.session.execute(ordered.limit(2).offset(limit - 1)).scalars().all()
     has_more = len(bound) == 2
     # Nothing in scope beyond this page: the cursor moves to the newest committed seq so the next

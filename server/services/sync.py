@@ -176,7 +176,8 @@ class _RowDumper:
     datetimes; it would otherwise run on every value, NULLs included, row by row), `float` for
     Float fields, and JSON columns read as their text and written as it is (`orjson.Fragment`).
     Same output as the schema's once encoded as JSON: dates and datetimes stay objects that
-    `encode_json` writes in marshmallow's ISO 8601 form.
+    `encode_json` writes in marshmallow's ISO 8601 form (UTCDateTime values naive on SQLite,
+    written as UTC).
     """
 
     def __init__(self, entity: str, dialect):
@@ -200,7 +201,11 @@ class _RowDumper:
                 continue
             if how in ("date", "datetime") and not isinstance(kind, Date if how == "date" else UTCDateTime):
                 raise LookupError(f"{entity}.{key}: a {how} field on a {kind} column")
-            # What SQLAlchemy would do to the driver's value (SQLite: booleans, dates, datetimes).
+            # What SQLAlchemy would do to the driver's value (SQLite: booleans, dates, datetimes),
+            # except that a UTCDateTime stays naive where the driver gives it so (SQLite): all it
+            # would add is tzinfo=UTC, and `encode_json` writes naive datetimes as UTC (+00:00).
+            if isinstance(kind, UTCDateTime):
+                kind = kind.impl_instance
             general = kind.dialect_impl(dialect).result_processor(dialect, None)
             if general is not None:
                 convert.append((key, general))
@@ -798,8 +803,10 @@ def _json_default(value):
 
 
 def encode_json(data) -> bytes:
-    """JSON for a pull page: orjson (dates and datetimes as ISO 8601, like the schemas)."""
-    return orjson.dumps(data, default=_json_default)
+    """JSON for a pull page: orjson (dates and datetimes as ISO 8601, like the schemas). The only
+    datetime objects in a page are UTCDateTime values of the row dumpers, naive on SQLite: they
+    are UTC, and written so ("+00:00"), exactly as UTCDateTime's aware value would be."""
+    return orjson.dumps(data, default=_json_default, option=orjson.OPT_NAIVE_UTC)
 
 
 def device_status(actor, device_id: str) -> dict:

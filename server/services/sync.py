@@ -156,7 +156,7 @@ def dump(entity: str, row) -> dict:
     return _dumper(entity)(row)
 
 
-_row_dumpers: dict[tuple[str, str], object] = {}
+_row_dumpers: dict[tuple[str, str], _RowDumper | None] = {}  # (entity, dialect name)
 
 # Function fields the pull reads through a join instead of loading ORM objects:
 # entity -> (joined model, ON clause, {output key: column of the joined model}). Each must equal

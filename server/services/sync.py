@@ -184,11 +184,12 @@ class _RowDumper:
         model = SYNC_ENTITIES[entity]
         joined_model, on, joined = _JOINED_FIELDS[entity]() if entity in _JOINED_FIELDS else (None, None, {})
         by_attr = {prop.key: prop.columns[0] for prop in sa_inspect(model).column_attrs}
-        keys, columns, convert = [], [], []
+        keys, columns, convert, at = [], [], [], {}
         for key, attr, how, _ in _plan(_schema(entity)):
             column = joined.get(key) if how == "field" else by_attr.get(attr)
             if column is None:
                 raise LookupError(f"{entity}.{key} is not a column")
+            at.setdefault(column, len(keys))  # a row keeps the driver's values; `data` the converted ones
             keys.append(key)
             kind = column.type
             if isinstance(kind, JSON):
@@ -209,10 +210,16 @@ class _RowDumper:
             general = kind.dialect_impl(dialect).result_processor(dialect, None)
             if general is not None:
                 convert.append((key, general))
-        envelope = [model.server_seq, model.id, model.version, model.deleted_at]
-        self.columns = columns + [type_coerce(c, NullType()) for c in envelope]
+        # The change's envelope, read from the data's columns where the schema has them.
+        envelope = []
+        for column in (by_attr["server_seq"], by_attr["id"], by_attr["version"], by_attr["deleted_at"]):
+            if column not in at:
+                at[column] = len(columns)
+                columns.append(type_coerce(column, NullType()))
+            envelope.append(at[column])
+        self.columns = columns
         self.joins = (joined_model, on) if joined_model is not None else None
-        self.keys, self.convert, self.width = tuple(keys), tuple(convert), len(keys)
+        self.keys, self.convert, self.envelope = tuple(keys), tuple(convert), tuple(envelope)
 
     def dump(self, row) -> tuple:
         data = dict(zip(self.keys, row))
@@ -220,8 +227,8 @@ class _RowDumper:
             value = data[key]
             if value is not None:
                 data[key] = fn(value)
-        n = self.width
-        return row[n], row[n + 1], row[n + 2], row[n + 3] is not None, data
+        seq, row_id, version, deleted_at = self.envelope
+        return row[seq], row[row_id], row[version], row[deleted_at] is not None, data
 
 
 def _row_dumper(entity: str, dialect) -> _RowDumper | None:

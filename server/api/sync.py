@@ -219,7 +219,8 @@ def _dump_plain_push(obj) -> dict | None:
 
 class PullArgs(StrictSchema):
     cursor = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=2000))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=2000),
+                           metadata={"description": "Rows per page, at most 2000 (the PWA asks for 2000)."})
 
 
 class ChangeSchema(OutSchema):

@@ -17,6 +17,7 @@ import hashlib
 import importlib
 import json
 import logging
+import operator
 import uuid
 from collections import Counter
 from datetime import date, datetime
@@ -24,16 +25,19 @@ from decimal import Decimal
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import JSON, String, Text, cast, event, func, literal, select, text, union_all
+from sqlalchemy import JSON, Date, String, Text, cast, event, func, literal, literal_column, select, text
+from sqlalchemy import type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.types import NullType
 
 from server.extensions import db
 from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
                            Hazard, HazardEvidence, Inspection, ItemResult, ProcessedMutation, ScopeExit,
                            ServiceRecord, Venue, campaign_areas)
-from server.models.base import utcnow
+from server.models.accounts import Area
+from server.models.base import UTCDateTime, utcnow
 from server.models.sync import SeqAllocator
 from server.services import audit
 from server.services.calendar import shared_calendar
@@ -136,8 +140,6 @@ def _compile(schema, model=None):
             out[key] = value
         return out
 
-    # Plain columns only: pull can feed it Core rows (attribute access by column name).
-    dump_row.needs_orm = any(how == "field" for _, _, how, _ in plan)
     return dump_row
 
 
@@ -155,39 +157,91 @@ def dump(entity: str, row) -> dict:
     return _dumper(entity)(row)
 
 
-_row_dumpers: dict[str, tuple] = {}
+_row_dumpers: dict[tuple[str, str], _RowDumper | None] = {}  # (entity, dialect name)
+
+# Function fields the pull reads through a join instead of loading ORM objects:
+# entity -> (joined model, ON clause, {output key: column of the joined model}). Each must equal
+# the schema's Function (tests/sync/test_pull_rows.py compares them row by row).
+_JOINED_FIELDS = {
+    "venue": lambda: (Area, Area.id == Venue.area_id, {"area_code": Area.code, "area_name": Area.name}),
+}
 
 
-def _row_dumper(entity: str) -> tuple[list, object]:
-    """For an entity whose schema has plain columns only: the columns to select and a dumper
-    of such a row by position (attribute access on a result row costs more than the rest).
+class _RowDumper:
+    """How pull reads and dumps one entity's rows without ORM objects: `columns` to select (from
+    `joins`), and `dump(row) -> (server_seq, id, version, deleted, data)`.
 
-    Same output as the schema's once encoded as JSON, except that dates and datetimes stay
-    objects and JSON columns stay the JSON text they are stored as (`orjson.Fragment`, read with
-    a cast to text): the pull response's encoder writes dates in the same ISO 8601 form as
-    marshmallow and fragments as they are, so the JSON is the same without a parse and re-encode.
+    The columns are selected in the schema's key order and read as the driver returns them, so a
+    row's data is `dict(zip(keys, row))` with only its non-NULL values that need it converted:
+    SQLAlchemy's own converter of the column type where it has one (SQLite: booleans, dates,
+    datetimes; it would otherwise run on every value, NULLs included, row by row), `float` for
+    Float fields, and JSON columns read as their text and written as it is (`orjson.Fragment`).
+    Same output as the schema's once encoded as JSON: dates and datetimes stay objects that
+    `encode_json` writes in marshmallow's ISO 8601 form (UTCDateTime values naive on SQLite,
+    written as UTC).
     """
-    found = _row_dumpers.get(entity)
-    if found is None:
+
+    def __init__(self, entity: str, dialect):
         model = SYNC_ENTITIES[entity]
-        table_columns = [c for c in model.__table__.columns if c.name != "field_versions"]
-        columns = [cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in table_columns]
-        position = {c.name: i for i, c in enumerate(table_columns)}
-        json_at = {i for i, c in enumerate(table_columns) if isinstance(c.type, JSON)}
-        by_attr = {prop.key: position.get(prop.columns[0].name) for prop in sa_inspect(model).column_attrs}
-        plan = [(key, i, _FRAGMENT if i in json_at else _FLOAT if how == "float" else None)
-                for key, i, how in ((key, by_attr.get(attr), how) for key, attr, how, _ in _plan(_schema(entity)))]
-        at_id, at_version, at_deleted = position["id"], position["version"], position["deleted_at"]
+        joined_model, on, joined = _JOINED_FIELDS[entity]() if entity in _JOINED_FIELDS else (None, None, {})
+        by_attr = {prop.key: prop.columns[0] for prop in sa_inspect(model).column_attrs}
+        keys, columns, convert, at = [], [], [], {}
+        for key, attr, how, _ in _plan(_schema(entity)):
+            column = joined.get(key) if how == "field" else by_attr.get(attr)
+            if column is None:
+                raise LookupError(f"{entity}.{key} is not a column")
+            at.setdefault(column, len(keys))  # a row keeps the driver's values; `data` the converted ones
+            keys.append(key)
+            kind = column.type
+            if isinstance(kind, JSON):
+                columns.append(cast(column, Text).label(key))
+                convert.append((key, _FRAGMENT))
+                continue
+            columns.append(type_coerce(column, NullType()).label(key))  # the driver's value as it is
+            if how == "float":  # marshmallow's Float: float() of whatever the driver gives
+                convert.append((key, _FLOAT))
+                continue
+            if how in ("date", "datetime") and not isinstance(kind, Date if how == "date" else UTCDateTime):
+                raise LookupError(f"{entity}.{key}: a {how} field on a {kind} column")
+            # What SQLAlchemy would do to the driver's value (SQLite: booleans, dates, datetimes),
+            # except that a UTCDateTime stays naive where the driver gives it so (SQLite): all it
+            # would add is tzinfo=UTC, and `encode_json` writes naive datetimes as UTC (+00:00).
+            if isinstance(kind, UTCDateTime):
+                kind = kind.impl_instance
+            general = kind.dialect_impl(dialect).result_processor(dialect, None)
+            if general is not None:
+                convert.append((key, general))
+        # The change's envelope, read from the data's columns where the schema has them.
+        envelope = []
+        for column in (by_attr["server_seq"], by_attr["id"], by_attr["version"], by_attr["deleted_at"]):
+            if column not in at:
+                at[column] = len(columns)
+                columns.append(type_coerce(column, NullType()))
+            envelope.append(at[column])
+        self.columns = columns
+        self.joins = (joined_model, on) if joined_model is not None else None
+        self.keys, self.convert, self.envelope = tuple(keys), tuple(convert), tuple(envelope)
 
-        def dump_tuple(row) -> tuple:
-            data = {}
-            for key, i, convert in plan:
-                value = None if i is None else row[i]
-                data[key] = convert(value) if convert is not None and value is not None else value
-            return row[at_id], row[at_version], row[at_deleted] is not None, data
+    def dump(self, row) -> tuple:
+        data = dict(zip(self.keys, row))
+        for key, fn in self.convert:
+            value = data[key]
+            if value is not None:
+                data[key] = fn(value)
+        seq, row_id, version, deleted_at = self.envelope
+        return row[seq], row[row_id], row[version], row[deleted_at] is not None, data
 
-        found = _row_dumpers[entity] = (columns, dump_tuple)
-    return found
+
+def _row_dumper(entity: str, dialect) -> _RowDumper | None:
+    """The Core-row dumper of an entity whose schema is plain columns (and joined fields); else None."""
+    key = (entity, dialect.name)
+    if key not in _row_dumpers:
+        try:
+            found = _RowDumper(entity, dialect) if _schema(entity) is not None else None
+        except LookupError:
+            found = None
+        _row_dumpers[key] = found
+    return _row_dumpers[key]
 
 
 _FLOAT, _FRAGMENT = float, orjson.Fragment
@@ -197,9 +251,6 @@ def _snapshot_dumper(row) -> dict:
     data = audit.snapshot(row)
     data.pop("field_versions", None)
     return data
-
-
-_snapshot_dumper.needs_orm = True
 
 
 def payload_sha256(m: dict) -> str:
@@ -842,51 +893,64 @@ def pull(actor, *, cursor: int, limit: int) -> dict:
     # index lookup each) instead of a scoped query each, on every page.
     tops = db.session.execute(select(*[select(func.max(m.server_seq)).scalar_subquery()
                                        for m in SYNC_ENTITIES.values()])).one()
-    # Then the (server_seq, id) heads of each table, cheap; then full rows only for the page.
-    heads = []
+    live = []  # (entity, model) of the tables with rows after the cursor that this role may see
+    branches = []
     for (entity, model), top in zip(SYNC_ENTITIES.items(), tops):
         if top is None or top <= cursor:
             continue
-        stmt = _scoped(actor, entity, select(model.server_seq, model.id).where(model.server_seq > cursor,
-                                                                             model.server_seq <= committed))
-        if stmt is None:
-            continue
-        heads.extend((seq, entity, row_id) for seq, row_id in
-                     db.session.execute(stmt.order_by(model.server_seq).limit(limit + 1)))
-    heads.sort(key=lambda t: t[0])
-    has_more = len(heads) > limit
-    heads = heads[:limit]
-    new_cursor = heads[-1][0] if heads else cursor
-    if not has_more:
-        # Nothing in scope beyond what we return: move the cursor to the newest committed seq so
-        # the next pull does not rescan rows outside this user's scope.
-        new_cursor = max(new_cursor, committed)
-    wanted: dict[str, list[str]] = {}
-    for _, entity, row_id in heads:
-        wanted.setdefault(entity, []).append(row_id)
-    loaded = {}  # (entity, id) -> (id, version, deleted, data)
-    for entity, ids in wanted.items():
-        model = SYNC_ENTITIES[entity]
-        if _dumper(entity).needs_orm:
-            for row in db.session.scalars(select(model).options(defer(model.field_versions))
-                                          .where(model.id.in_(ids))):
-                loaded[(entity, row.id)] = (row.id, row.version, row.deleted_at is not None, dump(entity, row))
-        else:
-            # Plain columns: Core rows on the session's connection skip the ORM's identity map
-            # and per-row bookkeeping.
-            columns, dump_tuple = _row_dumper(entity)
-            for row in db.session.connection().execute(select(*columns).where(model.id.in_(ids))).all():
-                out = dump_tuple(row)
-                loaded[(entity, out[0])] = out
+        stmt = _scoped(actor, entity, select(model.server_seq.label("seq")).where(model.server_seq > cursor,
+                                                                                model.server_seq <= committed))
+        if stmt is not None:
+            live.append((entity, model))
+            branches.append(stmt)
+    # Where the page ends: the (limit)th and (limit + 1)th numbers in scope, one statement merging
+    # the tables' scoped numbers in order (each database walks every server_seq index in step and
+    # stops there), instead of limit + 1 numbers and ids from each table.
+    bound = []
+    if branches:
+        # Each table's first limit + 1 numbers (an index walk that stops there), merged in order.
+        firsts = [stmt.order_by(model.server_seq).limit(limit + 1) for stmt, (_, model) in zip(branches, live)]
+        ordered = (firsts[0] if len(firsts) == 1 else
+                   union_all(*[select(f.subquery().c.seq) for f in firsts]).order_by(literal_column("seq")))
+        bound = db.session.execute(ordered.limit(2).offset(limit - 1)).scalars().all()
+    has_more = len(bound) == 2
+    # Nothing in scope beyond this page: the cursor moves to the newest committed seq so the next
+    # pull does not rescan rows outside this user's scope.
+    high = bound[0] if has_more else committed
+    new_cursor = high if has_more else max(cursor, committed)
+    # The page's rows: each table's scoped rows in (cursor, high]. A row changed since the statement
+    # above has a number above `committed` now: it is left out here and comes on a later page.
     changes = []
-    for seq, entity, row_id in heads:
-        row_id, version, deleted, data = loaded[(entity, row_id)]
-        changes.append({"entity": entity, "id": row_id, "version": version, "server_seq": seq,
-                        "deleted": deleted, "data": data})
+    dialect = db.session.get_bind().dialect
+    for entity, model in live:
+        window = (model.server_seq > cursor, model.server_seq <= high)
+        dumper = _row_dumper(entity, dialect)
+        if dumper is None:
+            stmt = _scoped(actor, entity, select(model).options(defer(model.field_versions)).where(*window))
+            for row in db.session.scalars(stmt.order_by(model.server_seq)):
+                changes.append({"entity": entity, "id": row.id, "version": row.version, "server_seq": row.server_seq,
+                                "deleted": row.deleted_at is not None, "data": dump(entity, row)})
+        else:
+            # Plain columns: Core rows on the session's connection, as the driver returns them,
+            # skip the ORM's identity map, its per-row bookkeeping and SQLAlchemy's type conversions.
+            stmt = select(*dumper.columns).select_from(model)
+            if dumper.joins is not None:
+                stmt = stmt.outerjoin(*dumper.joins)
+            stmt = _scoped(actor, entity, stmt.where(*window)).order_by(model.server_seq)
+            dump_row = dumper.dump
+            for row in db.session.connection().execute(stmt).all():  # one fetchall, not a fetch per row
+                seq, row_id, version, deleted, data = dump_row(row)
+                changes.append({"entity": entity, "id": row_id, "version": version, "server_seq": seq,
+                                "deleted": deleted, "data": data})
+    if len(live) > 1:
+        changes.sort(key=_by_seq)
     left = _left_scope(actor, cursor, new_cursor)
     # Read-only: end the transaction now (SQLite holds its write lock until then).
     db.session.rollback()
     return {"cursor": new_cursor, "has_more": has_more, "changes": changes, "left_scope": left}
+
+
+_by_seq = operator.itemgetter("server_seq")
 
 
 def _left_scope(actor, low: int, high: int) -> list[dict]:
@@ -913,8 +977,10 @@ def _json_default(value):
 
 
 def encode_json(data) -> bytes:
-    """JSON for a pull page: orjson (dates and datetimes as ISO 8601, like the schemas)."""
-    return orjson.dumps(data, default=_json_default)
+    """JSON for a pull page: orjson (dates and datetimes as ISO 8601, like the schemas). The only
+    datetime objects in a page are UTCDateTime values of the row dumpers, naive on SQLite: they
+    are UTC, and written so ("+00:00"), exactly as UTCDateTime's aware value would be."""
+    return orjson.dumps(data, default=_json_default, option=orjson.OPT_NAIVE_UTC)
 
 
 def device_status(actor, device_id: str) -> dict:

@@ -254,10 +254,34 @@ async function applyPull(page) {
       const name = ENTITY_STORES[gone.entity];
       if (!name) continue;
       const pending = await store.req(outbox.getAll(gone.id));
-      if (!pending.length) t.objectStore(name).delete(gone.id);
+      if (pending.length) continue;
+      t.objectStore(name).delete(gone.id);
+      if (gone.entity === 'venue') await dropVenueRecords(t, outbox, gone.id);
     }
     t.objectStore('meta').put({ key: 'cursor', value: page.cursor });
   });
+}
+
+// A venue's records by store, through the stores' indexes: [store, index, parent store or null].
+const VENUE_RECORDS = [
+  ['tasks', 'venue_id', null], ['inspections', 'venue_id', null], ['hazards', 'venue_id', null],
+  ['documents', 'venue_id', null], ['followups', 'venue_id', null],
+  ['item_results', 'inspection_id', 'inspections'], ['service_records', 'document_id', 'documents'],
+];
+
+/** A venue left the user's areas: its records go with it, except any with unsynced changes. */
+async function dropVenueRecords(t, outbox, venueId) {
+  const ids = {};
+  for (const [name, index, parent] of VENUE_RECORDS) {
+    const keys = parent ? ids[parent] : [venueId];
+    const found = [];
+    for (const key of keys) found.push(...await store.req(t.objectStore(name).index(index).getAllKeys(key)));
+    ids[name] = found;
+    for (const id of found) {
+      const pending = await store.req(outbox.getAll(id));
+      if (!pending.length) t.objectStore(name).delete(id);
+    }
+  }
 }
 
 /** Keep a block of official numbers per notice kind so notices can be issued offline. */

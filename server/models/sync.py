@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, event, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, bindparam, event, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from server.extensions import db
 from server.models.base import JSONType, UTCDateTime, utcnow
@@ -185,6 +187,46 @@ def _stamp_server_seq(session: Session, flush_context, instances) -> None:
                 # Phones of the old area must drop the venue: pull reports it as left_scope.
                 session.add(ScopeExit(server_seq=obj.server_seq, entity="venue", entity_id=obj.id,
                                       old_area_id=old_area[0]))
+                _resend_venue_rows(session, obj.id)
+
+
+def _venue_row_models():
+    """(model, its venue condition) for every synced table scoped through a venue: the tables
+    with a venue_id, and the three whose parent has one (as the pull's scope filter reads them)."""
+    from server.models import (SYNC_ENTITIES, Document, Hazard, HazardEvidence, Inspection, ItemResult,
+                               ServiceRecord)
+
+    def direct(model):
+        return lambda venue_id: model.venue_id == venue_id
+
+    def via(column, parent):
+        return lambda venue_id: column.in_(select(parent.id).where(parent.venue_id == venue_id))
+
+    models = [(m, direct(m)) for m in SYNC_ENTITIES.values() if "venue_id" in m.__table__.c]
+    models += [(ItemResult, via(ItemResult.inspection_id, Inspection)),
+               (ServiceRecord, via(ServiceRecord.document_id, Document)),
+               (HazardEvidence, via(HazardEvidence.hazard_id, Hazard))]
+    return models
+
+
+def _resend_venue_rows(session: Session, venue_id: str) -> None:
+    """A venue moved into another area: its hazards, inspections, documents … take fresh
+    server_seq numbers, so the new area's phones, whose cursors are past the old numbers, pull
+    them with the venue (the old area's phones get the venue's left_scope marker). Only the
+    numbers change: version and content stay as they are."""
+    for model, condition in _venue_row_models():
+        table = model.__table__
+        ids = session.execute(select(table.c.id).where(condition(venue_id))
+                              .order_by(table.c.server_seq)).scalars().all()
+        if not ids:
+            continue
+        first = take_server_seqs(session, len(ids))
+        session.execute(table.update().where(table.c.id == bindparam("row_id")).values(server_seq=bindparam("seq")),
+                        [{"row_id": row_id, "seq": first + i} for i, row_id in enumerate(ids)])
+        for i, row_id in enumerate(ids):  # rows this session holds read the new number
+            obj = session.identity_map.get(identity_key(model, row_id))
+            if obj is not None:
+                set_committed_value(obj, "server_seq", first + i)
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from server.extensions import db as _db
 from server.models import Hazard, Venue
 from server.models.base import utcnow
+from tests import factories
 from tests.sync.helpers import hazard_fields, inspection_batch, mut, push
 
 
@@ -73,6 +74,36 @@ def test_venue_moved_out_of_area_is_reported_as_left_scope(login, world, db):
     # the new area's inspector now receives it
     got, _, _ = pull_all(login("inspector_b"), 0)
     assert world.venue_a.id in {ch["id"] for ch in got}
+
+
+def test_venue_moved_into_area_brings_its_records_to_the_new_area(login, world, db):
+    """The new area's phones have cursors past the venue's old rows: a move gives the venue's
+    inspections, item results, hazards … fresh numbers, so they arrive with the venue."""
+    factories.checklist_template("storefront")
+    batch = inspection_batch(world, n_hazards=2)
+    batch += [mut("item_result", "create", {"inspection_id": batch[0]["entity_id"], "item_code": code,
+                                            "result": result}) for code, result in (("EXIT-1", "pass"), ("EXT-1", "fail"))]
+    assert {r["status"] for r in push(login("inspector_a"), batch)["results"]} == {"applied"}
+    inspector_b = login("inspector_b")
+    _, cursor_b, _ = pull_all(inspector_b)
+    inspector_a = login("inspector_a")
+    before, cursor_a, _ = pull_all(inspector_a)
+    versions = {ch["id"]: ch["version"] for ch in before}
+    venue = db.session.get(Venue, world.venue_a.id)
+    venue.area_id = world.grid_b.id
+    db.session.commit()
+    got, _, _ = pull_all(inspector_b, cursor_b, limit=3)
+    kinds = sorted(ch["entity"] for ch in got)
+    assert kinds == sorted(ch["entity"] for ch in before if ch["entity"] != "venue" or ch["id"] == world.venue_a.id)
+    assert {"inspection", "item_result", "hazard"} <= set(kinds)
+    assert got[0]["entity"] == "venue" and got[0]["id"] == world.venue_a.id  # the venue before its records
+    seqs = [ch["server_seq"] for ch in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # only the numbers changed: the records are the same versions
+    assert all(ch["version"] == versions[ch["id"]] for ch in got if ch["entity"] != "venue")
+    # the old area's phone is told to drop the venue and is sent none of its records
+    changes, _, page = pull_all(inspector_a, cursor_a)
+    assert changes == [] and page["left_scope"] == [{"entity": "venue", "id": world.venue_a.id}]
 
 
 def test_pull_needs_login_and_valid_cursor(client, login, world):

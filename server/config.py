@@ -118,10 +118,14 @@ def load_config(overrides: dict | None = None, environ: dict | None = None) -> d
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(cfg["SQLALCHEMY_DATABASE_URI"])
     if not cfg.get("BLOB_DIR"):
         cfg["BLOB_DIR"] = str(Path(cfg["INSTANCE_DIR"]) / "blobs")
+    from server.models.base import json_dumps, json_loads
+
+    json_options = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30, "check_same_thread": False},
+                                            **json_options}
     else:
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **json_options}
     if not cfg.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set: export SECRET_KEY (a long random string) "

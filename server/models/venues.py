@@ -176,3 +176,89 @@ Index("ix_venues_grams", func.venue_gram_array(Venue.__table__.c.name, Venue.__t
 # body names when it runs. (DDL() %-formats its text: there is no % in the SQL above.)
 for _statement in SQLITE_VENUE_GRAMS_SQL:
     event.listen(Venue.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+class VenueCount(db.Model):
+    """How many live venues (not archived, not deleted) each grid holds at each risk level.
+
+    The register list returns an exact `meta.total` on every page. For a list filtered only by
+    scope, area and risk level that total is a sum over these rows (a district: 108 grids × 3
+    levels) instead of a count over up to 100,000 index entries — PostgreSQL has no cheaper
+    exact count(*) than reading them all. Pages sorted by risk level take their level counts
+    from here too. Triggers keep it in the same statement as the venues (below), so the ORM,
+    bulk inserts, imports and raw SQL all keep it exact; a row at 0 stays.
+    """
+
+    __tablename__ = "venue_counts"
+    # Written only by the triggers: copying its rows beside the venues' would count them twice.
+    __table_args__ = ({"info": {"kept_by_triggers": True}},)
+
+    area_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    risk_level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    live: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# PostgreSQL: statement triggers with transition tables, one upsert of the statement's net
+# change per (grid, level), in key order so concurrent writers lock counter rows in one order
+# (a 10,000-row import is one statement per 1,000 rows, not 10,000 updates of a hot row).
+# Transition tables allow one event per trigger and no column list, hence three triggers.
+_PG_COUNT_DELTA = {
+    "insert": "SELECT area_id, risk_level, 1 AS n FROM new_rows WHERE {live}",
+    "delete": "SELECT area_id, risk_level, -1 AS n FROM old_rows WHERE {live}",
+    "update": ("SELECT area_id, risk_level, 1 AS n FROM new_rows WHERE {live} "
+               "UNION ALL SELECT area_id, risk_level, -1 FROM old_rows WHERE {live}"),
+}
+PG_VENUE_COUNTS_SQL = []
+PG_VENUE_COUNTS_DROP_SQL = []
+for _event, _delta in _PG_COUNT_DELTA.items():
+    _refs = {"insert": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows",
+             "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}[_event]
+    PG_VENUE_COUNTS_SQL += [
+        f"""CREATE OR REPLACE FUNCTION venue_counts_{_event}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO venue_counts (area_id, risk_level, live)
+  SELECT area_id, risk_level, sum(n) FROM ({_delta.format(live=LIVE)}) AS d
+  GROUP BY area_id, risk_level HAVING sum(n) <> 0 ORDER BY area_id, risk_level
+  ON CONFLICT (area_id, risk_level) DO UPDATE SET live = venue_counts.live + excluded.live;
+  RETURN NULL;
+END
+$fn$""",
+        f"DROP TRIGGER IF EXISTS venue_counts_{_event} ON venues",
+        f"""CREATE TRIGGER venue_counts_{_event} AFTER {_event.upper()} ON venues
+  REFERENCING {_refs} FOR EACH STATEMENT EXECUTE FUNCTION venue_counts_{_event}()""",
+    ]
+    PG_VENUE_COUNTS_DROP_SQL += [f"DROP TRIGGER IF EXISTS venue_counts_{_event} ON venues",
+                                 f"DROP FUNCTION IF EXISTS venue_counts_{_event}()"]
+
+# SQLite: row triggers; the UPDATE one fires only when a counted column is set. The same
+# caveat as venue_grams: a migration that rebuilds the venues table must create them again.
+_SQLITE_NEW_LIVE = "NEW.deleted_at IS NULL AND NEW.archived_at IS NULL"
+_SQLITE_OLD_LIVE = "OLD.deleted_at IS NULL AND OLD.archived_at IS NULL"
+_SQLITE_ADD = (f"INSERT INTO venue_counts (area_id, risk_level, live) SELECT NEW.area_id, NEW.risk_level, 1 "
+               f"WHERE {_SQLITE_NEW_LIVE} ON CONFLICT (area_id, risk_level) DO UPDATE SET live = live + 1;")
+_SQLITE_SUB = (f"UPDATE venue_counts SET live = live - 1 WHERE {_SQLITE_OLD_LIVE} "
+               f"AND area_id = OLD.area_id AND risk_level = OLD.risk_level;")
+SQLITE_VENUE_COUNTS_SQL = [
+    "DROP TRIGGER IF EXISTS venue_counts_insert",
+    f"CREATE TRIGGER venue_counts_insert AFTER INSERT ON venues BEGIN {_SQLITE_ADD} END",
+    "DROP TRIGGER IF EXISTS venue_counts_update",
+    f"""CREATE TRIGGER venue_counts_update AFTER UPDATE OF area_id, risk_level, archived_at, deleted_at ON venues
+      BEGIN {_SQLITE_SUB} {_SQLITE_ADD} END""",
+    "DROP TRIGGER IF EXISTS venue_counts_delete",
+    f"CREATE TRIGGER venue_counts_delete AFTER DELETE ON venues BEGIN {_SQLITE_SUB} END",
+]
+SQLITE_VENUE_COUNTS_DROP_SQL = ["DROP TRIGGER IF EXISTS venue_counts_insert",
+                                "DROP TRIGGER IF EXISTS venue_counts_update",
+                                "DROP TRIGGER IF EXISTS venue_counts_delete"]
+
+# Fills venue_counts from the venues that exist (the migration that adds the table).
+VENUE_COUNTS_BACKFILL_SQL = (f"INSERT INTO venue_counts (area_id, risk_level, live) "
+                             f"SELECT area_id, risk_level, count(*) FROM venues WHERE {LIVE} "
+                             f"GROUP BY area_id, risk_level")
+
+# create_all(): the triggers name venue_counts, which PostgreSQL resolves when a trigger first
+# runs and SQLite when it runs, so they may be created with venues. (No % in the SQL: DDL().)
+for _statement in PG_VENUE_COUNTS_SQL:
+    event.listen(Venue.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+for _statement in SQLITE_VENUE_COUNTS_SQL:
+    event.listen(Venue.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))

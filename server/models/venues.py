@@ -50,6 +50,13 @@ class Venue(SyncMixin, db.Model):
         Index("ix_venues_area_type", "area_id", "type", "archived_at", "deleted_at", "name", "address",
               "code", "risk_level", "created_at", "id"),
         Index("ix_venues_name_address", "name", "address"),
+        # SQLite's fragment search reads candidate venue ids from venue_grams and tests each
+        # venue's name, address, code, scope and liveness: keyed by id and covering what a
+        # fragment search filters and sorts on, that is one index lookup per candidate instead
+        # of the id index plus the table row (district-wide 星光, 1,904 candidates: 17-26 ms ->
+        # 8-10 ms). PostgreSQL's GIN search reads the heap in block order and has no use for it.
+        Index("ix_venues_id_match", "id", "deleted_at", "archived_at", "area_id", "type", "risk_level",
+              "created_at", "name", "address", "code").ddl_if(dialect="sqlite"),
         # Register sorts (ties broken on id): a page walks the index in order, no sort. The scope
         # and live columns ride along, so a street's list (a tenth of the register) walks it
         # too, testing them inside the index with no row lookups, while that is cheaper than

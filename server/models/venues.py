@@ -239,6 +239,20 @@ $fn$""",
     ]
     PG_VENUE_COUNTS_DROP_SQL += [f"DROP TRIGGER IF EXISTS venue_counts_{_event} ON venues",
                                  f"DROP FUNCTION IF EXISTS venue_counts_{_event}()"]
+# TRUNCATE fires no row or INSERT/UPDATE/DELETE trigger: empty the counts with it.
+PG_VENUE_COUNTS_SQL += [
+    """CREATE OR REPLACE FUNCTION venue_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM venue_counts;
+  RETURN NULL;
+END
+$fn$""",
+    "DROP TRIGGER IF EXISTS venue_counts_truncate ON venues",
+    "CREATE TRIGGER venue_counts_truncate AFTER TRUNCATE ON venues FOR EACH STATEMENT "
+    "EXECUTE FUNCTION venue_counts_truncate()",
+]
+PG_VENUE_COUNTS_DROP_SQL += ["DROP TRIGGER IF EXISTS venue_counts_truncate ON venues",
+                             "DROP FUNCTION IF EXISTS venue_counts_truncate()"]
 
 # SQLite: row triggers; the UPDATE one fires only when a counted column is set. The same
 # caveat as venue_grams: a migration that rebuilds the venues table must create them again.

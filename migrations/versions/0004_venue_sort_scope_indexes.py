@@ -6,6 +6,9 @@ so a supervisor's page sorted by name walks the index in order and tests the sco
 (no row lookups) instead of sorting every venue in scope. See server/services/venues.py
 (WALK_FACTOR).
 
+ix_venues_gone (the few archived or deleted venues, for SQLite's whole-register count) is
+dropped: that count now comes from venue_counts.
+
 SQLite only: ix_venues_id_match, keyed by id and covering a fragment search's filters and sort
 keys, so each candidate id from venue_grams is tested with one index lookup (see
 server/models/venues.py).
@@ -14,6 +17,9 @@ Revision ID: 0004
 Revises: 0003
 """
 from alembic import op
+import sqlalchemy as sa
+
+from server.models.venues import GONE
 
 revision = '0004'
 down_revision = '0003'
@@ -29,6 +35,7 @@ def upgrade():
     op.create_index('ix_venues_created_scope', 'venues', ['created_at', 'id', *SCOPE], unique=False)
     op.drop_index('ix_venues_name_id', table_name='venues')
     op.drop_index('ix_venues_created_id', table_name='venues')
+    op.drop_index('ix_venues_gone', table_name='venues')
     if op.get_bind().dialect.name == "sqlite":
         op.create_index('ix_venues_id_match', 'venues', ['id', *ID_MATCH], unique=False)
 
@@ -36,6 +43,8 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index('ix_venues_id_match', table_name='venues')
+    op.create_index('ix_venues_gone', 'venues', ['id'], unique=False,
+                    sqlite_where=sa.text(GONE), postgresql_where=sa.text(GONE))
     op.create_index('ix_venues_name_id', 'venues', ['name', 'id'], unique=False)
     op.create_index('ix_venues_created_id', 'venues', ['created_at', 'id'], unique=False)
     op.drop_index('ix_venues_created_scope', table_name='venues')

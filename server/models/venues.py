@@ -69,9 +69,6 @@ class Venue(SyncMixin, db.Model):
         # columns listed to call it covering).
         Index("ix_venues_live_risk", "risk_level", "id", "area_id", "archived_at", "deleted_at",
               sqlite_where=text(LIVE), postgresql_where=text(LIVE)),
-        # The few archived or deleted venues: SQLite counts a whole district's live register as
-        # count(*) (read from the b-tree's page counts) minus these, not row by row.
-        Index("ix_venues_gone", "id", sqlite_where=text(GONE), postgresql_where=text(GONE)),
         # Search by fragment (LIKE '%长江路%') on PostgreSQL: trigram GIN indexes (pg_trgm,
         # created before the table, see below). Fragments under three characters still scan.
         Index("ix_venues_name_trgm", "name", postgresql_using="gin",

@@ -334,6 +334,8 @@ def _page_by_risk(actor, filters, conds, desc: bool, offset: int, limit: int) ->
         if len(ids) >= limit:
             break
     return ids
+
+
 def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):
     """A page of the register in the actor's scope, and the total count."""
     access.authorize(actor, "venue.read")
@@ -382,8 +384,6 @@ def _walk_sort_index(actor, filters, counted: int | None, end: int) -> bool:
         register = db.session.scalar(select(func.coalesce(func.sum(VenueCount.live), 0)))
         return end * register <= WALK_FACTOR * counted * counted
     return filters.get("area_id") is None and (actor.role == access.ADMIN or _scope_is_everywhere(actor))
-    by_id = {v.id: v for v in db.session.scalars(select(Venue).where(Venue.id.in_(ids)))} if ids else {}
-    return [by_id[i] for i in ids], total
 
 
 # --- writes ----------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_counts_follow_an_import(world):
     assert _counters() == _live_by_grid_and_level()
 
 
-def test_counted_totals_are_not_used_for_other_filters(world, monkeypatch):
+def test_counted_totals_are_not_used_for_other_filters(world):
     """A fragment, a type, key unit, remediation listing, archived venues and an owner's scope
     need a real count: the fast path declines them."""
     admin, owner = world.users["admin"], world.users["owner_a"]

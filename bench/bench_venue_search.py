@@ -8,6 +8,12 @@ latency of typical searches with a keep-alive http.client, logged in as
 
     .venv/bin/python bench/bench_venue_search.py [--venues 100000] [--repeat 60] [--db sqlite,postgres]
 
+While working on the search, seed once and measure many times (one database kind at a time):
+
+    .venv/bin/python bench/bench_venue_search.py --db postgres --keep /tmp/vs   # seeds, keeps it
+    .venv/bin/python bench/bench_venue_search.py --db postgres --reuse /tmp/vs  # measures only
+    .venv/bin/python bench/bench_venue_search.py --db postgres --drop /tmp/vs   # drops it
+
 Target: p95 < 50 ms on the 2-core machine.
 """
 from __future__ import annotations
@@ -25,7 +31,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import Client, database, gunicorn, make_app  # noqa: E402
+from bench._server import PG_BASE, Client, database, gunicorn, make_app  # noqa: E402
 
 PASSWORD = "bench-password-1"
 STREETS = ["新碶", "小港", "大碶", "霞浦", "柴桥", "戚家山", "春晓", "梅山", "白峰"]
@@ -149,7 +155,59 @@ def measure(client, params, repeat):
     return statistics.median(times), p95, total
 
 
-def run(kind, n_venues, repeat):
+def seeded_ids(app):
+    """The ids seed() returned, looked up by area code in a database seeded earlier (--reuse)."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Area
+
+    with app.app_context():
+        by_code = dict(db.session.execute(select(Area.code, Area.id)).all())
+        db.engine.dispose()
+    return {"street": by_code["BL01"], "district": by_code["BL"], "street2": by_code["BL02"],
+            "grid": by_code["BL0101"]}
+
+
+def kept_database(kind: str, keep: Path) -> str:
+    """A database that outlives the run (--keep): a file in `keep`, or a PostgreSQL database
+    named after the directory, its URL written there (dropped with --drop)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    keep.mkdir(parents=True, exist_ok=True)
+    if kind == "sqlite":
+        url = "sqlite:///" + str(keep / "bench.db")
+    else:
+        name = f"firesweep_bench_{keep.name}"
+        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(PG_BASE).set(database=name).render_as_string(hide_password=False)
+    (keep / f"{kind}.url").write_text(url)
+    return url
+
+
+def drop_kept(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if url.startswith("sqlite"):
+        Path(make_url(url).database).unlink(missing_ok=True)
+        return
+    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run(kind, n_venues, repeat, keep=None):
+    if keep is not None:
+        url = kept_database(kind, keep)
+        ids = seed(make_app(url, keep), n_venues)
+        print(f"\n## {kind}: {n_venues:,} venues seeded in {ids['seed_seconds']:.1f} s, kept: {url}")
+        return
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         app = make_app(url, Path(tmp))
         ids = seed(app, n_venues)
@@ -157,17 +215,21 @@ def run(kind, n_venues, repeat):
         with app.app_context():
             from server.extensions import db
             db.engine.dispose()
-        with gunicorn(url, Path(tmp)) as port:
-            for user in ("sup_street", "sup_district"):
-                client = Client(port).login(user, PASSWORD)
-                print(f"\n{user}\n")
-                print("| search | matches | p50 ms | p95 ms |")
-                print("|---|---:|---:|---:|")
-                for label, params in queries(ids):
-                    if user == "sup_street" and params.get("area_id") not in (None, ids["street"], ids["grid"]):
-                        continue
-                    p50, p95, total = measure(client, params, repeat)
-                    print(f"| {label} | {total:,} | {p50:.1f} | {p95:.1f} |", flush=True)
+        serve(url, Path(tmp), ids, repeat)
+
+
+def serve(url, tmp, ids, repeat):
+    with gunicorn(url, tmp) as port:
+        for user in ("sup_street", "sup_district"):
+            client = Client(port).login(user, PASSWORD)
+            print(f"\n{user}\n")
+            print("| search | matches | p50 ms | p95 ms |")
+            print("|---|---:|---:|---:|")
+            for label, params in queries(ids):
+                if user == "sup_street" and params.get("area_id") not in (None, ids["street"], ids["grid"]):
+                    continue
+                p50, p95, total = measure(client, params, repeat)
+                print(f"| {label} | {total:,} | {p50:.1f} | {p95:.1f} |", flush=True)
 
 
 def main():
@@ -175,9 +237,20 @@ def main():
     parser.add_argument("--venues", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--keep", type=Path, help="seed into this directory (PostgreSQL: a kept database) and stop")
+    parser.add_argument("--reuse", type=Path, help="measure a database seeded earlier with --keep")
+    parser.add_argument("--drop", type=Path, help="drop a database kept with --keep")
     args = parser.parse_args()
     for kind in args.db.split(","):
-        run(kind, args.venues, args.repeat)
+        if args.reuse or args.drop:
+            url = ((args.reuse or args.drop) / f"{kind}.url").read_text()
+            if args.drop:
+                drop_kept(url)
+                continue
+            print(f"\n## {kind}: reusing {url}")
+            serve(url, args.reuse, seeded_ids(make_app(url, args.reuse)), args.repeat)
+        else:
+            run(kind, args.venues, args.repeat, keep=args.keep)
 
 
 if __name__ == "__main__":

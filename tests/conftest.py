@@ -281,6 +281,8 @@ class _WorldSnapshot:
         self.taken = time.monotonic()
         self.rows = {}
         for table in _db.metadata.sorted_tables:  # parents before children
+            if table.info.get("kept_by_triggers"):
+                continue  # rebuilt by the triggers as the rows it counts go back in
             rows = session.execute(select(table).order_by(*table.primary_key.columns)).mappings().all()
             if rows:
                 times = [c.name for c in table.columns if c.type._type_affinity is DateTime]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import Text, case, func, literal, or_, select, text, union_all
+from sqlalchemy import Text, case, func, literal, or_, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.extensions import db
 from server.models import RISK_LEVELS, VENUE_TYPES, Area, Venue
-from server.models.venues import GONE, VenueGram
+from server.models.venues import VenueCount, VenueGram
 from server.models.base import utcnow
 from server.services import access, audit
 from server.services.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -149,8 +149,12 @@ def _scope_is_everywhere(actor) -> bool:
     the query down, so it is left out."""
     if actor.role not in access.FIELD:
         return False
-    ids = access.scope_area_ids(actor)
-    return bool(ids) and len(ids) == db.session.scalar(select(func.count()).select_from(Area))
+    cached = getattr(actor, "_scope_everywhere", None)  # asked several times per request
+    if cached is None:
+        ids = access.scope_area_ids(actor)
+        cached = actor._scope_everywhere = bool(ids) and len(ids) == db.session.scalar(
+            select(func.count()).select_from(Area))
+    return cached
 
 
 # Bigram lists are counted up to this many venues when choosing the rarest bigram; a fragment
@@ -278,33 +282,48 @@ def order_by(sort: str, *, search: bool = False):
     return [col.asc(), Venue.id.asc()]
 
 
-def _is_whole_register(actor, filters) -> bool:
-    """No filter and a scope that is everywhere: the list is every live venue."""
-    if filters.get("include_archived") or any(
-            filters.get(key) not in (None, "") for key in
-            ("q", "type", "area_id", "key_unit", "risk_level", "listed_for_remediation")):
-        return False
-    return actor.role == access.ADMIN or _scope_is_everywhere(actor)
+# Filters a total can be read from venue_counts for (with the actor's scope).
+COUNTED_FILTERS = ("area_id", "risk_level")
 
 
-def _count(conds, *, whole: bool) -> int:
-    if whole and db.session.get_bind().dialect.name == "sqlite":
-        # SQLite counts a table from its b-tree pages without reading the rows; the archived and
-        # deleted venues are few and have their own partial index (ix_venues_gone).
-        everything = select(func.count()).select_from(Venue).scalar_subquery()
-        gone = select(func.count()).select_from(Venue).where(text(GONE)).scalar_subquery()
-        return db.session.scalar(select(everything - gone))
+def _counted_total(actor, filters, level: str | None = None) -> int | None:
+    """The number of live venues the list would hold, summed from venue_counts (per grid and
+    risk level, kept by triggers), or None when a filter needs a real count(*).
+
+    Only for what those rows can tell: the actor's area scope (not an owner's venues), an
+    area filter, a risk level (`level`: one level of a page sorted by risk). `venue_query`
+    has already checked the filters and the area."""
+    if actor.role == access.OWNER or filters.get("include_archived") or any(
+            value not in (None, "") for key, value in filters.items()
+            if key not in COUNTED_FILTERS and key != "include_archived"):
+        return None
+    conds = []
+    if actor.role != access.ADMIN and not _scope_is_everywhere(actor):
+        conds.append(VenueCount.area_id.in_(access.scope_area_ids(actor)))
+    area_id = filters.get("area_id")
+    if area_id is not None:
+        area = db.session.get(Area, area_id)
+        conds.append(VenueCount.area_id == area.id if area.level == "grid" else
+                     VenueCount.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
+    for wanted in {filters.get("risk_level") or None, level} - {None}:
+        conds.append(VenueCount.risk_level == wanted)
+    return db.session.scalar(select(func.coalesce(func.sum(VenueCount.live), 0)).where(*conds))
+
+
+def _count(conds) -> int:
     return db.session.scalar(select(func.count()).select_from(Venue).where(*conds))
 
 
-def _page_by_risk(conds, desc: bool, offset: int, limit: int) -> list[str]:
+def _page_by_risk(actor, filters, conds, desc: bool, offset: int, limit: int) -> list[str]:
     """One page of ids sorted by risk level, ties on id: level by level in id order, each level a
     range of ix_venues_live_risk (levels wholly before the page are only counted)."""
     ids, skip = [], offset
     for level in (reversed(RISK_LEVELS) if desc else RISK_LEVELS):
         level_conds = [*conds, Venue.risk_level == level]
         if skip:
-            n = db.session.scalar(select(func.count()).select_from(Venue).where(*level_conds))
+            n = _counted_total(actor, filters, level)
+            if n is None:
+                n = _count(level_conds)
             if skip >= n:
                 skip -= n
                 continue
@@ -332,18 +351,39 @@ def list_venues(actor, *, page=1, page_size=50, sort=DEFAULT_SORT, **filters):
         total = pairs[0][1] if pairs else (
             0 if page == 1 else db.session.scalar(select(func.count()).select_from(Venue).where(*conds)))
     else:
-        total = _count(conds, whole=_is_whole_register(actor, filters))
+        counted = _counted_total(actor, filters)
+        total = counted if counted is not None else _count(conds)
         if sort.lstrip("-") == "risk_level":
-            ids = _page_by_risk(conds, sort.startswith("-"), offset, page_size)
+            ids = _page_by_risk(actor, filters, conds, sort.startswith("-"), offset, page_size)
         else:
-            narrow = filters.get("area_id") is not None or (
-                actor.role != access.ADMIN and not _scope_is_everywhere(actor))
-            # Page the ids first (answered from the covering search index), then load the rows:
-            # sorting thousands of whole rows to keep fifty is what made deep pages slow.
-            ids = db.session.scalars(select(Venue.id).where(*conds).order_by(*order_by(sort, search=narrow))
-                                     .limit(page_size).offset(offset)).all()
+            ids = db.session.scalars(
+                select(Venue.id).where(*conds)
+                .order_by(*order_by(sort, search=not _walk_sort_index(actor, filters, counted, offset + page_size)))
+                .limit(page_size).offset(offset)).all()
     by_id = {v.id: v for v in db.session.scalars(select(Venue).where(Venue.id.in_(ids)))} if ids else {}
     return [by_id[i] for i in ids], total
+
+
+# Walk the sort index (ix_venues_name_scope / ix_venues_created_scope) while the entries it
+# passes on the way to the page's end stay under this many times the list's size; past that,
+# read the list from the covering search index and sort it. Measured on 100,000 venues, a
+# street's 11,092 at page 50 (2,500 rows): walking 22,500 entries 2.8 ms against 7.3 ms to sort
+# on SQLite, 3.5 ms against 25+ ms on PostgreSQL.
+WALK_FACTOR = 4
+
+
+def _walk_sort_index(actor, filters, counted: int | None, end: int) -> bool:
+    """Page a list sorted by name or creation by walking the sort index (True) rather than
+    sorting the rows the filters select (False)?
+
+    The walk tests each entry's scope and liveness inside the index, so it only serves lists
+    filtered by nothing else (`counted`: venue_counts knew their size); it passes about
+    end × register ÷ list entries to reach the page's end. Anything else keeps the old rule:
+    the whole register walks, a narrower list sorts."""
+    if counted is not None and not filters.get("risk_level"):
+        register = db.session.scalar(select(func.coalesce(func.sum(VenueCount.live), 0)))
+        return end * register <= WALK_FACTOR * counted * counted
+    return filters.get("area_id") is None and (actor.role == access.ADMIN or _scope_is_everywhere(actor))
 
 
 # --- writes ----------------------------------------------------------------------------

@@ -296,3 +296,42 @@ def test_streaming_xlsx_reader_agrees_with_openpyxl(world):
     fast = venue_io._fast_xlsx_rows(data)
     assert fast is not None
     assert norm(fast) == norm(venue_io._openpyxl_rows(data))
+
+
+def test_copy_writes_exactly_what_the_bulk_insert_writes(world, monkeypatch):
+    """PostgreSQL imports new rows with COPY; SQLite (and COPY_NEW_ROWS off) with executemany.
+    The same file imported both ways stores the same venues and audit events, column by column
+    (what the database stores, read back as text), ids and times aside."""
+    from sqlalchemy import String, cast
+
+    from server.models import AuditEvent
+
+    admin = world.users["admin"]
+    rows = [good_row(n, 类型=t, 风险等级=r, 重点单位=k, 联系电话=p, 纬度=lat, 层数=f)
+            for n, (t, r, k, p, lat, f) in enumerate([
+                ("店面房", "高", "是", "13912345678", 29.88, 2), ("群租房", "低", "否", "", "", ""),
+                ("其他", "中", "否", "0574-86781234-802", 30.1, 31)], start=1)]
+    skip_venue = {"id", "code", "server_seq", "created_at", "updated_at"}
+
+    def imported(prefix):
+        data = xlsx([[prefix + str(c) if i == 0 else c for i, c in enumerate(row)] for row in rows])
+        assert venue_io.import_venues(admin, "r.xlsx", data, dry_run=False)["created"] == 3
+        venues_ = db.session.execute(
+            select(*[cast(c, String) for c in Venue.__table__.columns if c.name not in skip_venue], Venue.id)
+            .where(Venue.code.like(prefix + "%")).order_by(Venue.code)).all()
+        ids = [v[-1] for v in venues_]
+        events = db.session.execute(
+            select(AuditEvent.user_id, AuditEvent.role, AuditEvent.action, AuditEvent.entity,
+                   cast(AuditEvent.before, String), AuditEvent.after, AuditEvent.entity_id)
+            .where(AuditEvent.entity_id.in_(ids))).all()
+        by_id = {e[-1]: e[:-1] for e in events}
+        strip = lambda after: {k: v for k, v in after.items() if k not in skip_venue}  # noqa: E731
+        return ([tuple(v[:-1]) for v in venues_],
+                [(*by_id[i][:5], strip(by_id[i][5])) for i in ids], [by_id[i][5]["id"] == i for i in ids])
+
+    monkeypatch.setattr(venue_io, "COPY_NEW_ROWS", True)
+    fast = imported("A")
+    monkeypatch.setattr(venue_io, "COPY_NEW_ROWS", False)
+    slow = imported("B")
+    assert fast == slow
+    assert all(fast[2]) and len(fast[1]) == 3

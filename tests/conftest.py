@@ -8,6 +8,7 @@ that process (the e2e server, the migration and multi-process tests), and drops 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -331,6 +332,35 @@ def world(db):
         _world_snapshot = _WorldSnapshot(built)
         return built
     return _world_snapshot.restore()
+
+
+@pytest.fixture(scope="session")
+def built_file(request):
+    """built_file(key, build) -> bytes: build() once, then from a cache keyed by content.
+
+    For large generated inputs (a 10,000-row spreadsheet cost 3.6 s of CPU to write with
+    openpyxl, on every run and in both passes of make test). `key` must determine the bytes
+    completely (the rows, the header, the builder's source, the library version); its repr is
+    hashed. The cache is pytest's (.pytest_cache, or none with -p no:cacheprovider), shared by
+    xdist workers and later runs; a file is written under a temporary name and renamed, so a
+    reader never sees half of one.
+    """
+    cache = getattr(request.config, "cache", None)
+
+    def get(key, build) -> bytes:
+        if cache is None:
+            return build()
+        path = cache.mkdir("built-files") / hashlib.sha256(repr(key).encode()).hexdigest()
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        data = build()
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return data
+    return get
 
 
 @pytest.fixture

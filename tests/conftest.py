@@ -104,12 +104,32 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(pytest.mark.xdist_group("browser"))
+        if getattr(config.option, "loadgroup", False):
+            _suffix_xdist_groups(items)
     if _on_postgres():
         return
     skip = pytest.mark.skip(reason="PostgreSQL-only behaviour; make test runs it in its PostgreSQL pass")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _suffix_xdist_groups(items) -> None:
+    """Give each test marked xdist_group("g") the node id "<id>@g", as --dist loadgroup expects.
+
+    The controller puts all tests whose ids end in the same "@g" on one worker. pytest-xdist
+    3.8 appends the suffix by setting item._nodeid, which pytest 9 no longer reads (a node's id
+    is item._id, a structured NodeId), so without this every group was silently spread over
+    all workers. An id that already ends in the suffix is left alone.
+    """
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def _database_url(tmp_path_factory) -> str:

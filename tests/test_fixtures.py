@@ -5,6 +5,7 @@ import itertools
 import re
 import uuid
 
+import pytest
 from sqlalchemy import DateTime, select
 
 from server import auth, create_app
@@ -104,3 +105,13 @@ def test_only_the_test_config_hashes_passwords_cheaply(app, tmp_path):
         strong = extract_parameters(auth.hash_password("x"))
     assert (strong.time_cost, strong.memory_cost, strong.parallelism) == (3, 65536, 4)
     assert "ARGON2_PARAMS" not in load_config({"ENV_NAME": "development"})
+
+
+# --- xdist groups -----------------------------------------------------------------------
+
+@pytest.mark.xdist_group("suite_check")
+def test_grouped_tests_carry_their_group_in_the_node_id(request):
+    """--dist loadgroup keeps a group on one worker only if the id ends in "@<group>"."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under pytest-xdist with --dist loadgroup (scripts/test.sh)")
+    assert request.node.nodeid.endswith("::test_grouped_tests_carry_their_group_in_the_node_id@suite_check")

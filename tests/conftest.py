@@ -15,16 +15,28 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import DateTime, create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import make_transient_to_detached
 
-from server import create_app
-from server.extensions import db as _db
-from server.extensions import limiter
-from server.models import User
-from tests import factories
+# The app (server.*, tests.factories, SQLAlchemy) is imported on first use, not with this
+# module: the pytest-xdist controller loads this conftest too but never runs a test, and the
+# imports cost it ~1 s of CPU before it started any worker.
+_db = limiter = User = factories = create_app = None  # bound by _import_app()
+DateTime = func = select = text = DBAPIError = make_transient_to_detached = None
+
+
+def _import_app() -> None:
+    global _db, limiter, User, factories, create_app
+    global DateTime, func, select, text, DBAPIError, make_transient_to_detached
+    if _db is not None:
+        return
+    from sqlalchemy import DateTime, func, select, text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm import make_transient_to_detached
+
+    from server import create_app
+    from server.extensions import db as _db
+    from server.extensions import limiter
+    from server.models import User
+    from tests import factories
 
 
 def _on_postgres() -> bool:
@@ -40,6 +52,8 @@ _worker_pg: dict = {}
 
 
 def _pg_admin(url):
+    from sqlalchemy import create_engine
+
     return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
@@ -48,6 +62,9 @@ def pytest_configure(config):
     worker = _xdist_worker()
     if not worker or not _on_postgres():
         return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
     base = make_url(os.environ["DATABASE_URL"])
     name = f"{base.database}_{worker}"
     if not re.fullmatch(r"\w+", name) or len(name) > 63:
@@ -64,6 +81,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if not _worker_pg:
         return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
     os.environ["DATABASE_URL"] = _worker_pg["base"]
     admin = _pg_admin(make_url(_worker_pg["base"]))
     with admin.connect() as conn:
@@ -141,6 +161,7 @@ def _database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    _import_app()
     instance = tmp_path_factory.mktemp("instance")
     app = create_app({
         "ENV_NAME": "test",
@@ -158,6 +179,7 @@ def app(tmp_path_factory):
 
 def _wipe(app) -> None:
     """Empty every table (and, on PostgreSQL, restart the id sequences), as a fresh database."""
+    _import_app()
     with app.app_context():
         _db.session.remove()
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
@@ -228,6 +250,7 @@ class ApiClient:
     """A test client that fetches and sends the CSRF token like the PWA does."""
 
     def __init__(self, app):
+        _import_app()
         self.raw = app.test_client()
         self.csrf = self.raw.get("/api/v1/auth/csrf").get_json()["csrf_token"]
 
@@ -275,7 +298,8 @@ class ApiClient:
     def delete(self, url, **kw):
         return self._call(self.raw.delete, url, kw, headers=True)
 
-    def login(self, username, password=factories.PASSWORD):
+    def login(self, username, password=None):
+        password = factories.PASSWORD if password is None else password
         resp = self.post("/api/v1/auth/login", json={"username": username, "password": password})
         assert resp.status_code == 200, resp.get_json()
         self.csrf = resp.get_json()["csrf_token"]

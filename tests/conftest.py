@@ -364,6 +364,52 @@ class _WorldSnapshot:
         return world
 
 
+class StateSnapshot:
+    """Every row of every table (and PostgreSQL's sequence positions) now, to come back to.
+
+    For a test module whose tests each start from the same expensive state built on top of
+    `world` (tests/documents/test_kinds.py: a complete draft of one kind). restore_over()
+    replaces whatever the tables hold with these rows, timestamps moved forward by the time
+    since the snapshot, inside the test's own session: the objects `world` handed out stay
+    attached (re-read after the commit). It deletes and inserts plain rows, so it suits states
+    without issued documents (PostgreSQL's freeze triggers refuse those rows' hazards).
+    """
+
+    def __init__(self):
+        _import_app()
+        session = _db.session
+        session.commit()
+        self.taken = time.monotonic()
+        self.rows = []
+        for table in _db.metadata.sorted_tables:  # parents before children
+            rows = session.execute(select(table).order_by(*table.primary_key.columns)).mappings().all()
+            times = [c.name for c in table.columns if c.type._type_affinity is DateTime]
+            self.rows.append((table, [dict(r) for r in rows], times))
+        self.sequences = []
+        if session.get_bind().dialect.name == "postgresql":
+            self.sequences = session.execute(text(
+                "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+                "WHERE last_value IS NOT NULL")).all()
+        session.rollback()
+
+    def restore_over(self) -> None:
+        session = _db.session
+        session.commit()
+        shift = timedelta(seconds=time.monotonic() - self.taken)
+        conn = session.connection()
+        for table, _rows, _times in reversed(self.rows):  # children before parents
+            conn.execute(table.delete())
+        for table, rows, times in self.rows:
+            if not rows:
+                continue
+            if times:
+                rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
+            conn.execute(table.insert(), rows)
+        if self.sequences:
+            conn.execute(select(*(func.setval(name, value) for name, value in self.sequences)))
+        session.commit()
+
+
 _world_snapshot: _WorldSnapshot | None = None
 
 

@@ -6,7 +6,7 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import DateTime, select
+from sqlalchemy import DateTime, select, text
 
 from server import auth, create_app
 from server.config import load_config
@@ -115,3 +115,40 @@ def test_grouped_tests_carry_their_group_in_the_node_id(request):
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("only under pytest-xdist with --dist loadgroup (scripts/test.sh)")
     assert request.node.nodeid.endswith("::test_grouped_tests_carry_their_group_in_the_node_id@suite_check")
+
+
+# --- StateSnapshot (tests/documents/test_kinds.py restores complete drafts with it) -------
+
+def _rows_without_times() -> dict:
+    out = {}
+    for table in _db.metadata.sorted_tables:
+        times = {c.name for c in table.columns if c.type._type_affinity is DateTime}
+        rows = sorted(repr(sorted((k, v) for k, v in r.items() if k not in times))
+                      for r in _db.session.execute(select(table)).mappings())
+        if rows:
+            out[table.name] = rows
+    return out
+
+
+def test_state_snapshot_restores_exactly_the_rows_the_build_wrote(world):
+    from server.models import Document
+    from server.services import documents
+    from tests.documents import helpers
+
+    helpers.legal_bases()
+    doc = helpers.complete_draft(world, "deadline_rectification")
+    doc_id = doc.id
+    snapshot = suite.StateSnapshot()
+    built = _rows_without_times()
+    assert {"documents", "document_hazards", "hazards", "inspections", "legal_bases"} <= set(built)
+    # Change, add and delete rows, then come back.
+    documents.update_draft(world.users["inspector_a"], doc, {"fields": {"reinspection": "改"}})
+    helpers.complete_draft(world, "inspection_record")
+    _db.session.execute(text("DELETE FROM document_hazards WHERE document_id = :d"), {"d": doc_id})
+    _db.session.commit()
+    assert _rows_without_times() != built
+    snapshot.restore_over()
+    assert _rows_without_times() == built
+    # The world's objects are still usable, and the draft reads its restored fields.
+    assert world.users["inspector_a"].username == "inspector_a"
+    assert _db.session.get(Document, doc_id).fields.get("reinspection") != "改"

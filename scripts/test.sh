@@ -14,6 +14,11 @@
 #                            Not added when the arguments already say -n/--numprocesses or
 #                            -p no:xdist.
 #
+# PYTHONDONTWRITEBYTECODE is unset for the run: with it set, every pytest process (each
+# xdist worker, each pass) compiled the app again and re-rewrote the assertions of every test
+# module and pytest plugin, about 3 s of CPU each. The __pycache__ directories this writes
+# are gitignored (make clean removes them).
+#
 # The PostgreSQL server is DATABASE_URL's when that is a PostgreSQL URL, else
 # 127.0.0.1:5432 as $PGUSER (default postgres). A fresh firesweep_test_<hex> database is
 # created for the run and dropped afterwards. Exits non-zero when either pass fails
@@ -51,6 +56,8 @@ run_pytest() {
   child=""
   return $rc
 }
+
+unset PYTHONDONTWRITEBYTECODE
 
 # pytest-xdist, unless turned off or the caller chose for themselves.
 xdist=(-n "${FIRESWEEP_TEST_WORKERS:-auto}" --dist loadgroup)

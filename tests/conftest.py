@@ -8,22 +8,35 @@ that process (the e2e server, the migration and multi-process tests), and drops 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import DateTime, create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import make_transient_to_detached
 
-from server import create_app
-from server.extensions import db as _db
-from server.extensions import limiter
-from server.models import User
-from tests import factories
+# The app (server.*, tests.factories, SQLAlchemy) is imported on first use, not with this
+# module: the pytest-xdist controller loads this conftest too but never runs a test, and the
+# imports cost it ~1 s of CPU before it started any worker.
+_db = limiter = User = factories = create_app = None  # bound by _import_app()
+DateTime = func = select = text = DBAPIError = make_transient_to_detached = None
+
+
+def _import_app() -> None:
+    global _db, limiter, User, factories, create_app
+    global DateTime, func, select, text, DBAPIError, make_transient_to_detached
+    if _db is not None:
+        return
+    from sqlalchemy import DateTime, func, select, text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm import make_transient_to_detached
+
+    from server import create_app
+    from server.extensions import db as _db
+    from server.extensions import limiter
+    from server.models import User
+    from tests import factories
 
 
 def _on_postgres() -> bool:
@@ -39,6 +52,8 @@ _worker_pg: dict = {}
 
 
 def _pg_admin(url):
+    from sqlalchemy import create_engine
+
     return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
@@ -47,6 +62,9 @@ def pytest_configure(config):
     worker = _xdist_worker()
     if not worker or not _on_postgres():
         return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
     base = make_url(os.environ["DATABASE_URL"])
     name = f"{base.database}_{worker}"
     if not re.fullmatch(r"\w+", name) or len(name) > 63:
@@ -63,6 +81,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if not _worker_pg:
         return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
     os.environ["DATABASE_URL"] = _worker_pg["base"]
     admin = _pg_admin(make_url(_worker_pg["base"]))
     with admin.connect() as conn:
@@ -103,12 +124,32 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(pytest.mark.xdist_group("browser"))
+        if getattr(config.option, "loadgroup", False):
+            _suffix_xdist_groups(items)
     if _on_postgres():
         return
     skip = pytest.mark.skip(reason="PostgreSQL-only behaviour; make test runs it in its PostgreSQL pass")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _suffix_xdist_groups(items) -> None:
+    """Give each test marked xdist_group("g") the node id "<id>@g", as --dist loadgroup expects.
+
+    The controller puts all tests whose ids end in the same "@g" on one worker. pytest-xdist
+    3.8 appends the suffix by setting item._nodeid, which pytest 9 no longer reads (a node's id
+    is item._id, a structured NodeId), so without this every group was silently spread over
+    all workers. An id that already ends in the suffix is left alone.
+    """
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -120,6 +161,7 @@ def _database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    _import_app()
     instance = tmp_path_factory.mktemp("instance")
     app = create_app({
         "ENV_NAME": "test",
@@ -137,6 +179,7 @@ def app(tmp_path_factory):
 
 def _wipe(app) -> None:
     """Empty every table (and, on PostgreSQL, restart the id sequences), as a fresh database."""
+    _import_app()
     with app.app_context():
         _db.session.remove()
         tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
@@ -207,6 +250,7 @@ class ApiClient:
     """A test client that fetches and sends the CSRF token like the PWA does."""
 
     def __init__(self, app):
+        _import_app()
         self.raw = app.test_client()
         self.csrf = self.raw.get("/api/v1/auth/csrf").get_json()["csrf_token"]
 
@@ -254,7 +298,8 @@ class ApiClient:
     def delete(self, url, **kw):
         return self._call(self.raw.delete, url, kw, headers=True)
 
-    def login(self, username, password=factories.PASSWORD):
+    def login(self, username, password=None):
+        password = factories.PASSWORD if password is None else password
         resp = self.post("/api/v1/auth/login", json={"username": username, "password": password})
         assert resp.status_code == 200, resp.get_json()
         self.csrf = resp.get_json()["csrf_token"]
@@ -321,6 +366,52 @@ class _WorldSnapshot:
         return world
 
 
+class StateSnapshot:
+    """Every row of every table (and PostgreSQL's sequence positions) now, to come back to.
+
+    For a test module whose tests each start from the same expensive state built on top of
+    `world` (tests/documents/test_kinds.py: a complete draft of one kind). restore_over()
+    replaces whatever the tables hold with these rows, timestamps moved forward by the time
+    since the snapshot, inside the test's own session: the objects `world` handed out stay
+    attached (re-read after the commit). It deletes and inserts plain rows, so it suits states
+    without issued documents (PostgreSQL's freeze triggers refuse those rows' hazards).
+    """
+
+    def __init__(self):
+        _import_app()
+        session = _db.session
+        session.commit()
+        self.taken = time.monotonic()
+        self.rows = []
+        for table in _db.metadata.sorted_tables:  # parents before children
+            rows = session.execute(select(table).order_by(*table.primary_key.columns)).mappings().all()
+            times = [c.name for c in table.columns if c.type._type_affinity is DateTime]
+            self.rows.append((table, [dict(r) for r in rows], times))
+        self.sequences = []
+        if session.get_bind().dialect.name == "postgresql":
+            self.sequences = session.execute(text(
+                "SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences "
+                "WHERE last_value IS NOT NULL")).all()
+        session.rollback()
+
+    def restore_over(self) -> None:
+        session = _db.session
+        session.commit()
+        shift = timedelta(seconds=time.monotonic() - self.taken)
+        conn = session.connection()
+        for table, _rows, _times in reversed(self.rows):  # children before parents
+            conn.execute(table.delete())
+        for table, rows, times in self.rows:
+            if not rows:
+                continue
+            if times:
+                rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
+            conn.execute(table.insert(), rows)
+        if self.sequences:
+            conn.execute(select(*(func.setval(name, value) for name, value in self.sequences)))
+        session.commit()
+
+
 _world_snapshot: _WorldSnapshot | None = None
 
 
@@ -333,6 +424,35 @@ def world(db):
         _world_snapshot = _WorldSnapshot(built)
         return built
     return _world_snapshot.restore()
+
+
+@pytest.fixture(scope="session")
+def built_file(request):
+    """built_file(key, build) -> bytes: build() once, then from a cache keyed by content.
+
+    For large generated inputs (a 10,000-row spreadsheet cost 3.6 s of CPU to write with
+    openpyxl, on every run and in both passes of make test). `key` must determine the bytes
+    completely (the rows, the header, the builder's source, the library version); its repr is
+    hashed. The cache is pytest's (.pytest_cache, or none with -p no:cacheprovider), shared by
+    xdist workers and later runs; a file is written under a temporary name and renamed, so a
+    reader never sees half of one.
+    """
+    cache = getattr(request.config, "cache", None)
+
+    def get(key, build) -> bytes:
+        if cache is None:
+            return build()
+        path = cache.mkdir("built-files") / hashlib.sha256(repr(key).encode()).hexdigest()
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        data = build()
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return data
+    return get
 
 
 @pytest.fixture

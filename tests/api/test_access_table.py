@@ -16,6 +16,10 @@ from openpyxl import Workbook
 from tests import factories
 from tests.conftest import ApiClient, _wipe
 
+# Under pytest-xdist (--dist loadgroup) the whole table runs on one worker, so the module-scoped
+# table_world (a real world build and five logins, ~0.8 s of CPU) is built once, not per worker.
+pytestmark = pytest.mark.xdist_group("access_table")
+
 ROLE, SCOPE = "403 role_forbidden", "403 out_of_scope"
 ROLES = ("admin", "supervisor_a", "inspector_a", "owner_a", "anonymous")
 

@@ -269,17 +269,20 @@ const VENUE_RECORDS = [
   ['item_results', 'inspection_id', 'inspections'], ['service_records', 'document_id', 'documents'],
 ];
 
-/** A venue left the user's areas: its records go with it, except any with unsynced changes. */
+/** A venue left the user's areas: its records go with it, except any with unsynced changes
+ * (and the item results and service records of a record that stays). */
 async function dropVenueRecords(t, outbox, venueId) {
-  const ids = {};
+  const dropped = {};
   for (const [name, index, parent] of VENUE_RECORDS) {
-    const keys = parent ? ids[parent] : [venueId];
-    const found = [];
-    for (const key of keys) found.push(...await store.req(t.objectStore(name).index(index).getAllKeys(key)));
-    ids[name] = found;
-    for (const id of found) {
-      const pending = await store.req(outbox.getAll(id));
-      if (!pending.length) t.objectStore(name).delete(id);
+    const keys = parent ? dropped[parent] : [venueId];
+    dropped[name] = [];
+    for (const key of keys) {
+      for (const id of await store.req(t.objectStore(name).index(index).getAllKeys(key))) {
+        const pending = await store.req(outbox.getAll(id));
+        if (pending.length) continue;
+        t.objectStore(name).delete(id);
+        dropped[name].push(id);
+      }
     }
   }
 }

@@ -343,14 +343,8 @@ class _WorldSnapshot:
 
     def restore(self) -> factories.World:
         session = _db.session
-        shift = timedelta(seconds=time.monotonic() - self.taken)
-        conn = session.connection()
-        for table, (rows, times) in self.rows.items():
-            if times:
-                rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
-            conn.execute(table.insert(), rows)
-        if self.sequences:
-            conn.execute(select(*(func.setval(name, value) for name, value in self.sequences)))
+        _put_back(session.connection(), [(t, rows, times) for t, (rows, times) in self.rows.items()],
+                  self.sequences, timedelta(seconds=time.monotonic() - self.taken))
         session.commit()
 
         def attach(model, ident):
@@ -399,19 +393,24 @@ class StateSnapshot:
     def restore_over(self) -> None:
         session = _db.session
         session.commit()
-        shift = timedelta(seconds=time.monotonic() - self.taken)
         conn = session.connection()
         for table, _rows, _times in reversed(self.rows):  # children before parents
             conn.execute(table.delete())
-        for table, rows, times in self.rows:
-            if not rows:
-                continue
-            if times:
-                rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
-            conn.execute(table.insert(), rows)
-        if self.sequences:
-            conn.execute(select(*(func.setval(name, value) for name, value in self.sequences)))
+        _put_back(conn, self.rows, self.sequences, timedelta(seconds=time.monotonic() - self.taken))
         session.commit()
+
+
+def _put_back(conn, tables, sequences, shift: timedelta) -> None:
+    """Insert snapshot rows, [(table, rows, DateTime column names)] parents first, with their
+    times moved forward by `shift`, and set PostgreSQL's sequences where the snapshot saw them."""
+    for table, rows, times in tables:
+        if not rows:
+            continue
+        if times:
+            rows = [{**r, **{c: r[c] + shift for c in times if r[c] is not None}} for r in rows]
+        conn.execute(table.insert(), rows)
+    if sequences:
+        conn.execute(select(*(func.setval(name, value) for name, value in sequences)))
 
 
 _world_snapshot: _WorldSnapshot | None = None

@@ -236,7 +236,8 @@ async function pull() {
   }
 }
 
-async function applyPull(page) {
+/** Store one pull page (exported for tests: tests/e2e/test_left_scope.py). */
+export async function applyPull(page) {
   const stores = ['meta', 'outbox', ...new Set(Object.values(ENTITY_STORES))];
   await store.tx(stores, 'readwrite', async (t) => {
     const outbox = t.objectStore('outbox').index('entity_id');

@@ -45,6 +45,13 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(url: str, instance: Path, workers: int = 1):
+    with gunicorn_process(url, instance, workers) as (port, _proc):
+        yield port
+
+
+@contextmanager
+def gunicorn_process(url: str, instance: Path, workers: int = 1):
+    """gunicorn serving wsgi:app on a free port: yields (port, the master's Popen)."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url, FIRESWEEP_ENV="development", FIRESWEEP_INSTANCE_DIR=str(instance),
                FIRESWEEP_LOGIN_RATE="1000 per minute")
@@ -57,7 +64,7 @@ def gunicorn(url: str, instance: Path, workers: int = 1):
                 break
             except OSError:
                 time.sleep(0.05)
-        yield port
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(10)

@@ -18,8 +18,6 @@ import cProfile
 import gzip
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import ROOT, Client, database, free_port, make_app  # noqa: E402
+from bench._server import Client, database, gunicorn_process, make_app  # noqa: E402
 from bench.bench_sync import PASSWORD, seed_street  # noqa: E402
 
 
@@ -67,28 +65,36 @@ def main():
             prof = (cProfile.Profile(time.process_time) if args.profile and attempt == args.repeat - 1
                     else None)
             counter["n"] = 0
-            cursor, size, rows, pages = 0, 0, 0, 0
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if prof:
                 prof.enable()
-            while True:
+            def get(cursor):
                 resp = client.get(f"/api/v1/sync/pull?cursor={cursor}&limit={args.limit}",
                                   headers={"Accept-Encoding": "gzip"})
-                payload = resp.get_data()
-                size += len(payload)
-                body = json.loads(gzip.decompress(payload) if resp.headers.get("Content-Encoding") == "gzip"
-                                  else payload)
-                rows += len(body["changes"])
-                pages += 1
-                cursor = body["cursor"]
-                if not body["has_more"]:
-                    break
+                return resp.get_data(), resp.headers
+
+            rows, pages, size = _pull_all(get)
             if prof:
                 prof.disable()
                 prof.dump_stats(args.profile)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             print(f"{args.db}: {rows} rows in {pages} pages, {size:,} gzipped bytes, {counter['n']} statements, "
                   f"CPU {cpu:.2f} s, wall {wall:.2f} s{' (under cProfile)' if prof else ''}")
+
+
+def _pull_all(get) -> tuple[int, int, int]:
+    """Pull from cursor 0 until caught up; get(cursor) → (gzipped body, headers).
+    Returns (rows, pages, bytes received)."""
+    cursor, size, rows, pages = 0, 0, 0, 0
+    while True:
+        payload, headers = get(cursor)
+        size += len(payload)
+        body = json.loads(gzip.decompress(payload) if headers.get("Content-Encoding") == "gzip" else payload)
+        rows += len(body["changes"])
+        pages += 1
+        cursor = body["cursor"]
+        if not body["has_more"]:
+            return rows, pages, size
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -102,45 +108,26 @@ def http_pull(args):
     with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
         app = make_app(url, Path(tmp))
         seed_street(app)
-        port = free_port()
-        env = dict(os.environ, DATABASE_URL=url, FIRESWEEP_ENV="development", FIRESWEEP_INSTANCE_DIR=tmp,
-                   FIRESWEEP_LOGIN_RATE="1000 per minute")
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
-                                 "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-        try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+        with gunicorn_process(url, Path(tmp)) as (port, proc):
             client = Client(port).login("insp1", PASSWORD)
             with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
                 worker = int(f.read().split()[0])
             client.request("GET", "/api/v1/sync/pull?cursor=999999999")  # warm-up, as bench_sync.py
+
+            def get(cursor):
+                _, payload, headers = client.request(
+                    "GET", f"/api/v1/sync/pull?cursor={cursor}&limit={args.limit}",
+                    headers={"Accept-Encoding": "gzip"}, raw=True)
+                return payload, headers
+
             for attempt in range(args.repeat):
-                cursor, size, rows, pages = 0, 0, 0, 0
                 server0, client0, wall0 = _cpu_seconds(worker), time.process_time(), time.perf_counter()
-                while True:
-                    _, payload, headers = client.request(
-                        "GET", f"/api/v1/sync/pull?cursor={cursor}&limit={args.limit}",
-                        headers={"Accept-Encoding": "gzip"}, raw=True)
-                    size += len(payload)
-                    body = json.loads(gzip.decompress(payload) if headers.get("Content-Encoding") == "gzip"
-                                      else payload)
-                    rows += len(body["changes"])
-                    pages += 1
-                    cursor = body["cursor"]
-                    if not body["has_more"]:
-                        break
+                rows, pages, size = _pull_all(get)
                 server, client_cpu = _cpu_seconds(worker) - server0, time.process_time() - client0
                 wall = time.perf_counter() - wall0
                 print(f"{args.db} over HTTP{' (first pull of the worker)' if attempt == 0 else ''}: {rows} rows in "
                       f"{pages} pages, {size:,} gzipped bytes, server CPU {server:.2f} s + client CPU "
                       f"{client_cpu:.2f} s, wall {wall:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,11 @@
 
 1. Push throughput through the full HTTP stack (gunicorn, one worker; client in this process)
    for batches of 50 mutations (1 inspection + 24 item results + 25 hazards), side by side with
-   a raw SQLAlchemy Core insert of the same rows, on SQLite and PostgreSQL.
+   two raw SQLAlchemy Core inserts, on SQLite and PostgreSQL:
+   - the entity rows only (1 inspection, 24 item results, 25 hazards: 50 rows per batch);
+   - every row the push's transaction wrote (those 50, the 2 inspector links, 50 audit events
+     and 50 stored answers: 152 rows), read back after the HTTP run and inserted again with new
+     keys, with the push's counter and device updates.
 2. Initial pull of a street with 5,000 venues and 20,000 hazards: wall time and gzipped bytes.
 
     .venv/bin/python bench/bench_sync.py [--batches 40] [--db sqlite,postgres] [--skip-pull]
@@ -86,9 +90,12 @@ def bench_push(kind, batches):
                     raise SystemExit(f"push failed: {bad[:2]}")
             http_s = time.perf_counter() - t0
         raw_s = bench_raw(app, ids, batches)
+        written = rows_written(app, payloads)
+        all_s, all_rows = bench_raw_written(app, written)
     n = batches * 50
     return {"db": kind, "mutations": n, "http_s": http_s, "http_rate": n / http_s, "raw_s": raw_s,
-            "raw_rate": n / raw_s, "ratio": http_s / raw_s}
+            "raw_rate": n / raw_s, "ratio": http_s / raw_s, "all_s": all_s, "all_rows": all_rows,
+            "all_ratio": http_s / all_s}
 
 
 def bench_raw(app, ids, batches):
@@ -122,6 +129,81 @@ def bench_raw(app, ids, batches):
                                                    legal_basis_codes=[], photo_hashes=[], found_on=date(2026, 11, 27),
                                                    deadline=date(2026, 12, 4), state="open") for i in range(25)])
         return time.perf_counter() - t0
+
+
+# What one push transaction writes besides its two counter updates: the tables, and how a
+# batch's rows are found in each (by the inspection's id or by the batch's mutation ids).
+_WRITTEN = (("inspections", "id"), ("inspection_inspectors", "inspection_id"), ("item_results", "inspection_id"),
+            ("hazards", "inspection_id"), ("audit_events", "mutation_id"), ("processed_mutations", "mutation_id"))
+
+
+def rows_written(app, payloads):
+    """Every row the HTTP push wrote, batch by batch, read back from the database."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+
+    batches = []
+    with app.app_context():
+        tables = db.metadata.tables
+        with db.engine.connect() as conn:
+            for muts in payloads:
+                keys = {"id": [muts[0]["entity_id"]], "inspection_id": [muts[0]["entity_id"]],
+                        "mutation_id": [m["mutation_id"] for m in muts]}
+                batch = {}
+                for name, column in _WRITTEN:
+                    table = tables[name]
+                    batch[name] = [dict(r._mapping) for r in
+                                   conn.execute(select(table).where(table.c[column].in_(keys[column])))]
+                batches.append(batch)
+    return batches
+
+
+def _fresh_copies(batch):
+    """The batch's rows with new keys (ids, mutation ids), so they can be inserted again."""
+    insp_id = str(uuid.uuid4())
+    renamed = {batch["inspections"][0]["id"]: insp_id}
+    out = {"inspections": [dict(batch["inspections"][0], id=insp_id)],
+           "inspection_inspectors": [dict(r, inspection_id=insp_id) for r in batch["inspection_inspectors"]]}
+    for name in ("item_results", "hazards"):
+        out[name] = []
+        for r in batch[name]:
+            renamed[r["id"]] = str(uuid.uuid4())
+            out[name].append(dict(r, id=renamed[r["id"]], inspection_id=insp_id))
+    mutation_ids = {r["mutation_id"]: str(uuid.uuid4()) for r in batch["processed_mutations"]}
+    out["processed_mutations"] = [dict(r, mutation_id=mutation_ids[r["mutation_id"]])
+                                  for r in batch["processed_mutations"]]
+    out["audit_events"] = [{k: v for k, v in dict(r, entity_id=renamed.get(r["entity_id"], r["entity_id"]),
+                                                  mutation_id=mutation_ids[r["mutation_id"]]).items() if k != "id"}
+                           for r in batch["audit_events"]]
+    return out
+
+
+def bench_raw_written(app, written):
+    """Every row the push wrote (entities, inspector links, audit events, stored answers), copied
+    with new keys and inserted with SQLAlchemy Core, plus the push's counter and device updates:
+    one transaction per batch. Returns (seconds, rows per batch)."""
+    from sqlalchemy import insert, text
+
+    from server.extensions import db
+
+    copies = [_fresh_copies(b) for b in written]  # made before the clock starts
+    with app.app_context():
+        db.session.close()
+        tables = db.metadata.tables
+        engine = db.engine
+        now = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        for batch in copies:
+            with engine.begin() as conn:
+                seq = conn.execute(text("UPDATE change_counter SET value = value + 50 WHERE id = 1 RETURNING value")).scalar()
+                conn.execute(text("UPDATE devices SET last_seen_at = :now WHERE id = 'bench-device-1'"), {"now": now})
+                for i, row in enumerate(batch["inspections"] + batch["item_results"] + batch["hazards"]):
+                    row["server_seq"] = seq + i
+                for name, _ in _WRITTEN:
+                    conn.execute(insert(tables[name]), batch[name])
+        elapsed = time.perf_counter() - t0
+    return elapsed, sum(len(rows) for rows in copies[0].values())
 
 
 def seed_street(app, venues=5000, hazards=20000):
@@ -200,12 +282,14 @@ def main():
     ap.add_argument("--skip-pull", action="store_true")
     args = ap.parse_args()
     kinds = args.db.split(",")
-    print("| database | mutations | HTTP push (s) | mutations/s | raw Core insert (s) | rows/s | HTTP ÷ raw |")
-    print("|---|---|---|---|---|---|---|")
+    print("| database | mutations | HTTP push (s) | mutations/s | raw Core insert, entity rows (s) | rows/s "
+          "| HTTP ÷ raw | raw Core insert, every row written (s) | rows per batch | HTTP ÷ raw (every row) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         r = bench_push(kind, args.batches)
         print(f"| {r['db']} | {r['mutations']} | {r['http_s']:.2f} | {r['http_rate']:.0f} | {r['raw_s']:.3f} | "
-              f"{r['raw_rate']:.0f} | {r['ratio']:.1f}× |", flush=True)
+              f"{r['raw_rate']:.0f} | {r['ratio']:.1f}× | {r['all_s']:.3f} | {r['all_rows']} | "
+              f"{r['all_ratio']:.1f}× |", flush=True)
     if not args.skip_pull:
         print()
         print("| database | rows pulled | pages | time (s) | gzipped bytes |")

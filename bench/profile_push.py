@@ -5,6 +5,12 @@ but no sockets), so the figures do not depend on gunicorn or on the machine's ot
 statement counts are exact and CPU time is this process only.
 
     .venv/bin/python bench/profile_push.py [--db sqlite|postgres] [--batches 10] [--profile out.prof]
+
+Instructions per batch (load-independent): the difference of two cachegrind runs, one with
+`--batches 0` (start-up and warm-up only), over the number of batches:
+
+    PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+        .venv/bin/python bench/profile_push.py --batches 20   # and again with --batches 0
 """
 from __future__ import annotations
 
@@ -78,6 +84,8 @@ def main():
             prof.dump_stats(args.profile)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         event.remove(engine, "before_cursor_execute", count)
+        if not args.batches:  # a baseline for instruction counts: start-up and warm-up only
+            return
         n = args.batches * 50
         total = sum(statements.values())
         print(f"{args.db}: {args.batches} batches, {n} mutations: {total / n:.2f} statements/mutation, "

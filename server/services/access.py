@@ -8,6 +8,7 @@ descendants); owners see only their own venues.
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from server.extensions import db
 from server.services.errors import Forbidden
@@ -91,6 +92,15 @@ def scope_area_ids(user) -> set[int] | None:
         ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))))
     user._scope_area_ids = ids
     return ids
+
+
+def user_loading() -> tuple:
+    """Loader options for a user whose scope will be checked: one statement with the areas joined
+    in (scope_area_ids reads them); an owner's venues are loaded when first read (owner_venue_ids),
+    not for every other role (User.venues is otherwise loaded eagerly)."""
+    from server.models import User
+
+    return (joinedload(User.areas), lazyload(User.venues))
 
 
 def owner_venue_ids(user) -> set[str]:

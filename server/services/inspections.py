@@ -223,7 +223,8 @@ def field_staff(user_ids, venue: Venue) -> list[User]:
     """Resolve user ids to active inspectors/supervisors whose scope covers the venue."""
     users: list[User] = []
     for uid in dict.fromkeys(user_ids or []):
-        user = db.session.get(User, uid) if isinstance(uid, int) else None
+        # Loaded as the request's own user is (areas joined, no owner venues): one statement, not three.
+        user = db.session.get(User, uid, options=access.user_loading()) if isinstance(uid, int) else None
         if user is None:
             raise RuleViolation("inspector_not_found", id=uid)
         if not user.active or user.role not in FIELD_ROLES:

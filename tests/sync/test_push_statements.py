@@ -1,0 +1,41 @@
+"""What a typical field batch (an inspection by two inspectors, item results, hazards) costs in
+SQL statements: each lookup is made once per batch, not per mutation or per person."""
+from __future__ import annotations
+
+import pytest
+
+from server.extensions import db
+from tests import factories
+from tests.statements import Statements
+from tests.sync.helpers import inspection_batch, mut, push
+
+
+@pytest.fixture
+def template(world):
+    return factories.checklist_template("storefront")
+
+
+def field_batch(world):
+    batch = inspection_batch(world, n_hazards=3)
+    iid = batch[0]["entity_id"]
+    batch[1:1] = [mut("item_result", "create", {"inspection_id": iid, "item_code": code, "result": "pass"})
+                  for code in ("EXIT-1", "LIVE-1")]
+    return batch
+
+
+def push_counted(client, batch) -> Statements:
+    # Production begins every request with an empty session; the tests share one app context.
+    db.session.commit()
+    db.session.expunge_all()
+    with Statements() as st:
+        answer = push(client, batch)
+    assert [r["status"] for r in answer["results"]] == ["applied"] * len(batch), answer["results"]
+    return st
+
+
+def test_the_second_inspector_is_loaded_with_one_statement(login, world, template):
+    st = push_counted(login("inspector_a"), field_batch(world))
+    users = [s for s in st.matching("FROM users", "FROM user_areas", "FROM owner_venues") if "FROM tasks" not in s]
+    # the request's user and the second inspector, each with their areas joined in; no owner venues
+    assert len(users) == 2, users
+    assert all("user_areas" in s for s in users)

@@ -22,6 +22,7 @@ import uuid
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import orjson
 from marshmallow import fields as ma_fields
@@ -343,14 +344,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
                         results.extend(group_results)
                         continue
                 results.extend(_judge(actor, device_id, m, handlers, batch) for m in group)
-            device = session.get(Device, device_id)
-            if device is None:
-                device = Device(id=device_id, user_id=actor.id, max_seq=0, missing_seqs=[])
-                session.add(device)
-            device.user_id = actor.id
-            device.last_seen_at = utcnow()
-            _note_seqs(device, [m.get("device_seq") for m in mutations])
-            status = {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+            status = _record_device(session, actor, device_id, [m.get("device_seq") for m in mutations])
             events.write(session)
             batch.write_processed()
             seqs.store(session)
@@ -640,7 +634,37 @@ class _NotPlain(Exception):
     """A mutation of a group needs the one-by-one path (e.g. its row already exists)."""
 
 
-def _note_seqs(device: Device, seqs) -> None:
+def _record_device(session, actor, device_id: str, seqs) -> dict:
+    """Note who used the device and which of its sequence numbers arrived; returns its status.
+
+    Core statements on the session's connection (nothing else in a push reads the row as an
+    object; the counter's lock keeps other pushes out until commit). A batch usually carries on
+    where the device's last one ended: its numbers run on from max_seq without a gap, which
+    leaves the missing list as it is, so one UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) is
+    the whole job when max_seq is what that needs. Otherwise the row is read, `_note_seqs`
+    applies the general rule, and the row is written back (or inserted, for a new device)."""
+    table = Device.__table__
+    connection = session.connection()
+    now = utcnow()
+    valid = [s for s in seqs if isinstance(s, int) and s >= 1]  # the numbers _note_seqs counts
+    if valid and valid == list(range(valid[0], valid[0] + len(valid))):
+        row = connection.execute(table.update().where(table.c.id == device_id, table.c.max_seq == valid[0] - 1)
+                                 .values(user_id=actor.id, last_seen_at=now, max_seq=valid[-1])
+                                 .returning(table.c.missing_seqs)).first()
+        if row is not None:
+            return {"max_seq": valid[-1], "missing_seqs": list(row[0] or [])}
+    row = connection.execute(select(table.c.max_seq, table.c.missing_seqs).where(table.c.id == device_id)).first()
+    device = SimpleNamespace(max_seq=row[0] if row else 0, missing_seqs=row[1] if row else [])
+    _note_seqs(device, seqs)
+    values = dict(user_id=actor.id, last_seen_at=now, max_seq=device.max_seq, missing_seqs=device.missing_seqs)
+    if row is None:
+        connection.execute(table.insert().values(id=device_id, **values))
+    else:
+        connection.execute(table.update().where(table.c.id == device_id).values(**values))
+    return {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+
+
+def _note_seqs(device, seqs) -> None:
     """Track which device sequence numbers arrived, in order; holes below the maximum are data
     lost on the phone. The device row is read and set once for the whole batch."""
     max_seq = device.max_seq

@@ -7,7 +7,7 @@ import pytest
 from server.extensions import db
 from tests import factories
 from tests.statements import Statements
-from tests.sync.helpers import inspection_batch, mut, push
+from tests.sync.helpers import hazard_fields, inspection_batch, mut, push
 
 
 @pytest.fixture
@@ -39,3 +39,23 @@ def test_the_second_inspector_is_loaded_with_one_statement(login, world, templat
     # the request's user and the second inspector, each with their areas joined in; no owner venues
     assert len(users) == 2, users
     assert all("user_areas" in s for s in users)
+
+
+def test_a_device_that_carries_on_in_order_is_noted_with_one_statement(login, world, template):
+    c = login("inspector_a")
+    dev = "dev-in-order-0001"
+    f = lambda: hazard_fields(world.venue_a)  # noqa: E731
+    assert push(c, [mut("hazard", "create", f(), seq=1), mut("hazard", "create", f(), seq=4)], dev)["device"] == \
+        {"max_seq": 4, "missing_seqs": [2, 3]}
+    db.session.commit()
+    with Statements() as st:
+        answer = push(c, [mut("hazard", "create", f(), seq=5), mut("hazard", "create", f(), seq=6)], dev)
+    # the numbers run on from max_seq: the missing ones stay missing, one statement does it
+    assert answer["device"] == {"max_seq": 6, "missing_seqs": [2, 3]}
+    assert len(st.matching("devices")) == 1, st.matching("devices")
+    status = c.get(f"/api/v1/sync/devices/{dev}").get_json()
+    assert (status["max_seq"], status["missing_seqs"]) == (6, [2, 3])
+    assert status["last_seen_at"] is not None
+    # a late number goes the general way (read, then written back)
+    assert push(c, [mut("hazard", "create", f(), seq=3)], dev)["device"] == {"max_seq": 6, "missing_seqs": [2]}
+    assert c.get(f"/api/v1/sync/devices/{dev}").get_json()["missing_seqs"] == [2]

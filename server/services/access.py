@@ -85,11 +85,19 @@ def scope_area_ids(user) -> set[int] | None:
         return cached
     from server.models import Area
 
-    paths = [a.path for a in user.areas]
-    if not paths:
-        ids: set[int] = set()
-    else:
-        ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))))
+    paths = frozenset(a.path for a in user.areas)
+    # Inside a sync push, users with the same areas (the two inspectors of a street, say) share
+    # one answer: the push's lookups live until it ends (server/services/sync.py).
+    batch_cache = db.session.info.get("batch_cache")
+    key = ("scope_area_ids", paths)
+    ids = batch_cache.get(key) if batch_cache is not None else None
+    if ids is None:
+        if not paths:
+            ids = set()
+        else:
+            ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in sorted(paths)]))))
+        if batch_cache is not None:
+            batch_cache[key] = ids
     user._scope_area_ids = ids
     return ids
 

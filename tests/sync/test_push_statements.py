@@ -59,3 +59,18 @@ def test_a_device_that_carries_on_in_order_is_noted_with_one_statement(login, wo
     # a late number goes the general way (read, then written back)
     assert push(c, [mut("hazard", "create", f(), seq=3)], dev)["device"] == {"max_seq": 6, "missing_seqs": [2]}
     assert c.get(f"/api/v1/sync/devices/{dev}").get_json()["missing_seqs"] == [2]
+
+
+def test_inspectors_with_the_same_areas_share_one_scope_lookup(login, world, template):
+    a, a2 = world.users["inspector_a"], world.users["inspector_a2"]
+    assert {x.id for x in a.areas} == {x.id for x in a2.areas}
+    st = push_counted(login("inspector_a"), field_batch(world))
+    assert len(st.matching("SELECT areas.id FROM areas")) == 1, st.matching("SELECT areas.id FROM areas")
+
+
+def test_a_second_inspector_from_elsewhere_is_still_refused(login, world, template, db):
+    batch = field_batch(world)
+    batch[0]["fields"]["inspector_ids"] = [world.users["inspector_b"].id]
+    answer = push(login("inspector_a"), batch[:1])
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["results"][0]["reason"] == "inspector_out_of_area"

@@ -7,6 +7,8 @@ descendants); owners see only their own venues.
 """
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
@@ -102,10 +104,13 @@ def scope_area_ids(user) -> set[int] | None:
     return ids
 
 
+@cache
 def user_loading() -> tuple:
     """Loader options for a user whose scope will be checked: one statement with the areas joined
     in (scope_area_ids reads them); an owner's venues are loaded when first read (owner_venue_ids),
-    not for every other role (User.venues is otherwise loaded eagerly)."""
+    not for every other role (User.venues is otherwise loaded eagerly).
+
+    Built once: options are immutable, and making them costs about as much as the lookup."""
     from server.models import User
 
     return (joinedload(User.areas), lazyload(User.venues))

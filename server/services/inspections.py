@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
+from functools import cache
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Date as SADate
 from sqlalchemy import DateTime as SADateTime
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 
@@ -322,6 +323,17 @@ def _check_campaign(campaign_id) -> None:
         get_live(Campaign, campaign_id, "campaign_not_found")
 
 
+@cache
+def _open_task_query():
+    """The venue's first open task assigned to any of the users (parameters venue_id, user_ids).
+
+    Built once: making the statement (its EXISTS over the assignees) cost more than running it."""
+    return (select(Task).where(Task.venue_id == bindparam("venue_id"), Task.status == "open",
+                               Task.deleted_at.is_(None),
+                               Task.assignees.any(User.id.in_(bindparam("user_ids", expanding=True))))
+            .order_by(Task.due_date).limit(1))
+
+
 def _link_task(inspection: Inspection, task_id, inspectors) -> None:
     """Attach the planned task this visit carries out (explicit, else the inspectors' own open one)."""
     if task_id is not None:
@@ -331,11 +343,8 @@ def _link_task(inspection: Inspection, task_id, inspectors) -> None:
         if task.status in ("done", "cancelled"):
             raise RuleViolation("task_closed", status=task.status)
     else:
-        ids = [u.id for u in inspectors]
-        task = db.session.scalars(
-            select(Task).where(Task.venue_id == inspection.venue_id, Task.status == "open",
-                               Task.deleted_at.is_(None), Task.assignees.any(User.id.in_(ids)))
-            .order_by(Task.due_date).limit(1)).first()
+        task = db.session.scalars(_open_task_query(), {"venue_id": inspection.venue_id,
+                                                       "user_ids": [u.id for u in inspectors]}).first()
         if task is None:
             return
     inspection.task_id = task.id

@@ -22,11 +22,13 @@ import uuid
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from types import SimpleNamespace
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import JSON, Date, String, Text, cast, event, func, literal, literal_column, select, text
+from sqlalchemy import (JSON, Date, String, Text, bindparam, cast, event, func, literal, literal_column, null, select,
+                        text)
 from sqlalchemy import type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
@@ -373,34 +375,48 @@ class _Stored:
         self.payload_sha256, self.result = payload_sha256, result
 
 
+@cache
+def _lookup_query(models: tuple):
+    """(t, key, payload_sha256, result) rows: t = -1 for each stored answer among the
+    `mutation_ids`, t = i for each id among `ids_<i>` that `models[i]` has. Built once per
+    combination of tables (a batch's statement cost more to make than to run)."""
+    stored = select(literal(-1).label("t"), ProcessedMutation.mutation_id.label("key"),
+                    ProcessedMutation.payload_sha256, ProcessedMutation.result)
+    branches = [stored.where(ProcessedMutation.mutation_id.in_(bindparam("mutation_ids", expanding=True)))]
+    for i, model in enumerate(models):
+        branches.append(select(literal(i), model.id, null(), null())
+                        .where(model.id.in_(bindparam(f"ids_{i}", expanding=True))))
+    return union_all(*branches)
+
+
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
     def __init__(self, mutations, keep, seqs, events, cache):
         self.keep, self.seqs, self.events, self.cache = keep, seqs, events, cache
-        ids = [m["mutation_id"] for m in mutations]
-        # Core rows on the session's connection: only the two columns a replay needs, no ORM rows.
-        connection = db.session.connection()
-        self.processed = {r.mutation_id: _Stored(r.payload_sha256, r.result) for r in connection.execute(
-            select(ProcessedMutation.mutation_id, ProcessedMutation.payload_sha256, ProcessedMutation.result)
-            .where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
+        # Which created ids are not in the database yet (a replayed create's too: the answer is
+        # the same for it, and asking costs nothing more), by table.
+        created: dict[type, set] = {}
+        for m in mutations:
+            model = SYNC_ENTITIES.get(m.get("entity"))
+            if m.get("op") == "create" and model is not None:
+                created.setdefault(model, set()).add(m["entity_id"])
+        models = tuple(created)
+        params = {f"ids_{i}": list(created[model]) for i, model in enumerate(models)}
+        params["mutation_ids"] = [m["mutation_id"] for m in mutations]
+        # One statement for the stored answers and every table's ids: Core rows on the session's
+        # connection, only the columns a replay needs, no ORM rows.
+        self.processed, found = {}, set()
+        for t, key, digest, result in db.session.connection().execute(_lookup_query(models), params):
+            if t < 0:
+                self.processed[key] = _Stored(digest, result)
+            else:
+                found.add((models[t], key))
+        self.absent = {(model, i) for model, wanted in created.items() for i in wanted} - found
         hashes = {h for m in mutations for h in (m.get("blob_hashes") or [])}
         # Loaded as rows (kept alive), so the services' own blob checks find them in the session.
         self.blobs = {b.sha256 for b in db.session.scalars(select(Blob).where(Blob.sha256.in_(hashes)))} \
             if hashes else set()
-        # Which created ids are not in the database yet: one statement for all tables, not one per create.
-        created: dict[type, set] = {}
-        for m in mutations:
-            model = SYNC_ENTITIES.get(m.get("entity"))
-            if m.get("op") == "create" and model is not None and m["mutation_id"] not in self.processed:
-                created.setdefault(model, set()).add(m["entity_id"])
-        self.absent = set()
-        if created:
-            models = list(created)
-            found = {(models[i], row_id) for i, row_id in connection.execute(union_all(*[
-                select(literal(i).label("t"), model.id.label("id")).where(model.id.in_(created[model]))
-                for i, model in enumerate(models)]))}
-            self.absent = {(model, i) for model, wanted in created.items() for i in wanted} - found
         self.new_processed: list[dict] = []
 
     def mark(self):

@@ -74,3 +74,16 @@ def test_a_second_inspector_from_elsewhere_is_still_refused(login, world, templa
     answer = push(login("inspector_a"), batch[:1])
     assert answer["results"][0]["status"] == "rejected"
     assert answer["results"][0]["reason"] == "inspector_out_of_area"
+
+
+def test_stored_answers_and_new_ids_are_looked_up_with_one_statement(login, world, template):
+    c = login("inspector_a")
+    batch = field_batch(world)
+    st = push_counted(c, batch)
+    lookups = st.matching("FROM processed_mutations", "FROM inspections", "FROM item_results", "FROM hazards")
+    lookups = [s for s in lookups if s.startswith("SELECT") and "item_results.item_code" not in s]
+    assert len(lookups) == 1, lookups
+    assert all(f"FROM {table}" in lookups[0] for table in ("processed_mutations", "inspections", "hazards"))
+    # the replay finds the stored answers in the same one statement
+    again = push(c, batch)
+    assert [r["status"] for r in again["results"]] == ["applied"] * len(batch)

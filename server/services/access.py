@@ -7,9 +7,9 @@ descendants); owners see only their own venues.
 """
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from server.extensions import db
@@ -85,8 +85,6 @@ def scope_area_ids(user) -> set[int] | None:
     cached = getattr(user, "_scope_area_ids", None)
     if cached is not None:
         return cached
-    from server.models import Area
-
     paths = frozenset(a.path for a in user.areas)
     # Inside a sync push, users with the same areas (the two inspectors of a street, say) share
     # one answer: the push's lookups live until it ends (server/services/sync.py).
@@ -97,11 +95,20 @@ def scope_area_ids(user) -> set[int] | None:
         if not paths:
             ids = set()
         else:
-            ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in sorted(paths)]))))
+            ids = set(db.session.scalars(_scope_query(len(paths)),
+                                         {f"path_{i}": p for i, p in enumerate(sorted(paths))}))
         if batch_cache is not None:
             batch_cache[key] = ids
     user._scope_area_ids = ids
     return ids
+
+
+@lru_cache(maxsize=32)
+def _scope_query(n: int):
+    """Ids of the areas under any of n paths (parameters path_0 … path_<n-1>); built once per n."""
+    from server.models import Area
+
+    return select(Area.id).where(or_(*[Area.path.startswith(bindparam(f"path_{i}")) for i in range(n)]))
 
 
 @cache

@@ -124,7 +124,8 @@ def _compile(schema, model=None):
     """A fast dumper with exactly the schema's output: plain attributes are read directly,
     dates formatted as marshmallow's ISO default, every other field through its own serialize.
     For a row of `model`, a loaded column is read from the instance dict (what its attribute
-    returns; an unloaded one goes through the attribute, which loads it)."""
+    returns; an unloaded one goes through the attribute, which loads it); a `_NewRow` (a push's
+    bulk insert) holds its values in its dict too."""
     plan = _plan(schema)
     columns = {prop.key for prop in sa_inspect(model).column_attrs} if model is not None else set()
     direct = [(key, attr, how, field, attr in columns and how != "field") for key, attr, how, field in plan]
@@ -132,7 +133,7 @@ def _compile(schema, model=None):
 
     def dump_row(obj) -> dict:
         out = {}
-        values = obj.__dict__ if type(obj) is model else no_values
+        values = obj.__dict__ if type(obj) is model or type(obj) is _NewRow else no_values
         for key, attr, how, field, column in direct:
             if how == "field":
                 value = field.serialize(attr, obj, accessor=schema.get_attribute)

@@ -610,12 +610,16 @@ def _item_codes(inspection_id) -> set | None:
     key = ("item_codes", inspection_id)
     codes = cache.get(key)
     if codes is None:
-        with db.session.no_autoflush:
-            codes = set(db.session.scalars(select(ItemResult.item_code)
-                                           .where(ItemResult.inspection_id == inspection_id)))
+        # Core on the session's connection: no autoflush (the unflushed rows are added below).
+        codes = set(db.session.connection().execute(_item_codes_query(), {"inspection_id": inspection_id}).scalars())
         codes.update(r.item_code for r in db.session.new if type(r) is ItemResult and r.inspection_id == inspection_id)
         cache[key] = codes
     return codes
+
+
+@cache
+def _item_codes_query():
+    return select(ItemResult.item_code).where(ItemResult.inspection_id == bindparam("inspection_id"))
 
 
 def get_item_result(item_result_id) -> ItemResult:

@@ -263,7 +263,7 @@ def _plain(mutation: dict) -> dict:
 
 @blp.route("/push")
 class Push(MethodView):
-    @blp.arguments(PushSchema)
+    @blp.arguments(PushSchema())  # an instance: given the class, webargs makes one per request
     @blp.response(200, PushResultSchema)
     def post(self, args):
         """Apply a batch of mutations. Always 200 with one result per mutation:

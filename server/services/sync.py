@@ -660,25 +660,36 @@ def _record_device(session, actor, device_id: str, seqs) -> dict:
     leaves the missing list as it is, so one UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) is
     the whole job when max_seq is what that needs. Otherwise the row is read, `_note_seqs`
     applies the general rule, and the row is written back (or inserted, for a new device)."""
-    table = Device.__table__
+    carry_on, read, insert, update = _device_statements()
     connection = session.connection()
     now = utcnow()
     valid = [s for s in seqs if isinstance(s, int) and s >= 1]  # the numbers _note_seqs counts
     if valid and valid == list(range(valid[0], valid[0] + len(valid))):
-        row = connection.execute(table.update().where(table.c.id == device_id, table.c.max_seq == valid[0] - 1)
-                                 .values(user_id=actor.id, last_seen_at=now, max_seq=valid[-1])
-                                 .returning(table.c.missing_seqs)).first()
+        row = connection.execute(carry_on, {"device_id": device_id, "last_max_seq": valid[0] - 1,
+                                            "user_id": actor.id, "last_seen_at": now, "max_seq": valid[-1]}).first()
         if row is not None:
             return {"max_seq": valid[-1], "missing_seqs": list(row[0] or [])}
-    row = connection.execute(select(table.c.max_seq, table.c.missing_seqs).where(table.c.id == device_id)).first()
+    row = connection.execute(read, {"device_id": device_id}).first()
     device = SimpleNamespace(max_seq=row[0] if row else 0, missing_seqs=row[1] if row else [])
     _note_seqs(device, seqs)
-    values = dict(user_id=actor.id, last_seen_at=now, max_seq=device.max_seq, missing_seqs=device.missing_seqs)
-    if row is None:
-        connection.execute(table.insert().values(id=device_id, **values))
-    else:
-        connection.execute(table.update().where(table.c.id == device_id).values(**values))
+    connection.execute(insert if row is None else update, {
+        "device_id": device_id, "user_id": actor.id, "last_seen_at": now, "max_seq": device.max_seq,
+        "missing_seqs": device.missing_seqs})
     return {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+
+
+@cache
+def _device_statements() -> tuple:
+    """_record_device's statements (carry on, read, insert, update), built once."""
+    table = Device.__table__
+    values = {key: bindparam(key) for key in ("user_id", "last_seen_at", "max_seq")}
+    carry_on = (table.update().where(table.c.id == bindparam("device_id"), table.c.max_seq == bindparam("last_max_seq"))
+                .values(**values).returning(table.c.missing_seqs))
+    read = select(table.c.max_seq, table.c.missing_seqs).where(table.c.id == bindparam("device_id"))
+    values["missing_seqs"] = bindparam("missing_seqs")
+    insert = table.insert().values(id=bindparam("device_id"), **values)
+    update = table.update().where(table.c.id == bindparam("device_id")).values(**values)
+    return carry_on, read, insert, update
 
 
 def _note_seqs(device, seqs) -> None:

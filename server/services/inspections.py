@@ -387,6 +387,7 @@ def start_inspection(actor, *, venue_id, inspector_ids=(), kind="routine", campa
     inspection.inspectors = inspectors
     db.session.add(inspection)
     db.session.flush()
+    _no_item_codes_yet(inspection.id)
     if corrects_id is None:
         _link_task(inspection, task_id, inspectors)
     elif task_id is not None:
@@ -595,6 +596,13 @@ def new_item_result_values(actor, *, inspection_id, item_code, result, note=None
     if codes is not None:
         codes.add(item_code)
     return values
+
+
+def _no_item_codes_yet(inspection_id) -> None:
+    """Inside a sync push, a new inspection's item codes are known: none yet (see _item_codes)."""
+    cache = db.session.info.get("batch_cache")
+    if cache is not None:
+        cache[("item_codes", inspection_id)] = set()
 
 
 def _item_codes(inspection_id) -> set | None:

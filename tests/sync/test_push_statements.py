@@ -87,3 +87,19 @@ def test_stored_answers_and_new_ids_are_looked_up_with_one_statement(login, worl
     # the replay finds the stored answers in the same one statement
     again = push(c, batch)
     assert [r["status"] for r in again["results"]] == ["applied"] * len(batch)
+
+
+def test_a_new_inspections_item_codes_are_not_looked_up(login, world, template):
+    batch = field_batch(world)
+    st = push_counted(login("inspector_a"), batch)
+    assert st.matching("SELECT item_results.item_code") == []
+
+
+def test_an_item_recorded_twice_for_a_new_inspection_is_still_refused(login, world, template):
+    batch = field_batch(world)
+    iid = batch[0]["entity_id"]
+    twice = [mut("item_result", "create", {"inspection_id": iid, "item_code": "EXT-1", "result": r})
+             for r in ("pass", "fail")]
+    answer = push(login("inspector_a"), [*batch, *twice])
+    assert [r["status"] for r in answer["results"]] == ["applied"] * (len(batch) + 1) + ["rejected"]
+    assert answer["results"][-1]["reason"] == "item_result_exists"

@@ -72,16 +72,21 @@ def _parse_value(column_type, key: str, value):
 
 def coerce_fields(model, fields: dict) -> dict:
     """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values."""
-    columns = sa_inspect(model).columns
+    types = _column_types.get(model)
+    if types is None:  # a mapping's columns are fixed once it is configured
+        types = _column_types[model] = {key: column.type for key, column in sa_inspect(model).columns.items()}
     out = {}
     for key, value in fields.items():
-        out[key] = _parse_value(columns[key].type, key, value) if key in columns else value
+        out[key] = _parse_value(types[key], key, value) if key in types and isinstance(value, str) else value
     return out
+
+
+_column_types: dict = {}
 
 
 def reject_fields(fields: dict, allowed, reason: str = "field_not_editable") -> None:
     """Refuse any field outside `allowed` with a named error listing the offenders."""
-    bad = sorted(set(fields) - set(allowed))
+    bad = sorted(set(fields).difference(allowed))
     if bad:
         raise RuleViolation(reason, fields={k: [reason] for k in bad}, field=", ".join(bad))
 

@@ -259,8 +259,12 @@ def _snapshot_dumper(row) -> dict:
 
 def payload_sha256(m: dict) -> str:
     body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(_PAYLOAD_JSON.encode(body).encode()).hexdigest()
+
+
+# What json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+# builds on every call: the stored digests depend on these exact bytes.
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _same(server_value, incoming) -> bool:

@@ -184,3 +184,21 @@ def test_the_push_answer_is_the_json_flask_would_send(app, db):
         for odd in (date(2026, 11, 27), Decimal("1.5"), 2 ** 70):
             data = {"results": [{"server": {"value": odd}}]}
             assert _json_response(data).get_data() == jsonify(data).get_data()
+
+
+def test_payload_digest_is_that_of_the_canonical_json():
+    """Stored digests decide `id_reuse` for replays: the bytes hashed must never change."""
+    import hashlib
+    import json
+    from datetime import date
+
+    from server.services.sync import payload_sha256
+
+    payloads = [dict(m, fields=dict(m.get("fields") or {}, when=date(2026, 11, 27), big=2 ** 70, tiny=1e-7,
+                                    text="疏散通道\n\"堆物\"", nested={"b": [1, 2.5, None], "a": True}))
+                for m in body()["mutations"]]
+    for m in payloads:
+        keys = ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")
+        raw = json.dumps({k: m.get(k) for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                         default=str)
+        assert payload_sha256(m) == hashlib.sha256(raw.encode()).hexdigest()

@@ -1,5 +1,4 @@
-"""Engine-level settings: SQLite in WAL mode with foreign keys and serialised writers;
-PostgreSQL inserts many rows with one statement.
+"""Engine-level settings: SQLite in WAL mode with foreign keys and serialised writers.
 
 Requests that only read (GET/HEAD/OPTIONS) run in deferred, query-only transactions, so they
 never wait for the write lock; every other transaction takes it up front. A GET view that must
@@ -21,12 +20,6 @@ def init_engine_events(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
-    elif engine.dialect.name == "postgresql":
-        # An executemany INSERT (a sync push's runs of item results and hazards, its audit events
-        # and stored answers) goes as multi-row INSERT … VALUES statements, as SQLAlchemy sends it
-        # for psycopg2 by default: psycopg 3's executemany sends and adapts one statement per row
-        # (a quarter of a push batch's CPU went there).
-        engine.dialect.use_insertmanyvalues_wo_returning = True
 
 
 def _configure_sqlite(engine) -> None:

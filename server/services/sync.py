@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
+from server.database import insert_rows
 from server.extensions import db
 from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
                            Hazard, HazardEvidence, Inspection, ItemResult, ProcessedMutation, ScopeExit,
@@ -443,9 +444,8 @@ class _Batch:
         self.processed[m["mutation_id"]] = _Stored(digest, result)
 
     def write_processed(self) -> None:
-        if self.new_processed:
-            # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
-            db.session.connection().execute(ProcessedMutation.__table__.insert(), self.new_processed)
+        # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
+        insert_rows(ProcessedMutation.__table__, self.new_processed)
 
 
 def _groups(mutations, batch: _Batch):
@@ -566,12 +566,11 @@ class _BulkRows:
     def write(self) -> None:
         if not self.rows:
             return
-        insert_rows = self.model.__table__.insert()
-        connection = db.session.connection()
+        table = self.model.__table__
         start = 0
         for end in range(1, len(self.rows) + 1):  # one statement per run of rows with the same columns
             if end == len(self.rows) or self.rows[end].keys() != self.rows[start].keys():
-                connection.execute(insert_rows, self.rows[start:end])
+                insert_rows(table, self.rows[start:end])
                 start = end
         for key in self.ids:
             if key in self.batch.absent:

@@ -7,7 +7,7 @@ descendants); owners see only their own venues.
 """
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import joinedload, lazyload
@@ -111,7 +111,7 @@ def _scope_query(n: int):
     return select(Area.id).where(or_(*[Area.path.startswith(bindparam(f"path_{i}")) for i in range(n)]))
 
 
-@cache
+@lru_cache(maxsize=1)
 def user_loading() -> tuple:
     """Loader options for a user whose scope will be checked: one statement with the areas joined
     in (scope_area_ids reads them); an owner's venues are loaded when first read (owner_venue_ids),

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
-from functools import cache
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from sqlalchemy import Date as SADate
 from sqlalchemy import DateTime as SADateTime
@@ -328,7 +328,7 @@ def _check_campaign(campaign_id) -> None:
         get_live(Campaign, campaign_id, "campaign_not_found")
 
 
-@cache
+@lru_cache(maxsize=1)
 def _open_task_query():
     """The venue's first open task assigned to any of the users (parameters venue_id, user_ids).
 
@@ -630,7 +630,7 @@ def _item_codes(inspection_id) -> set | None:
     return codes
 
 
-@cache
+@lru_cache(maxsize=1)
 def _item_codes_query():
     return select(ItemResult.item_code).where(ItemResult.inspection_id == bindparam("inspection_id"))
 

@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import lru_cache
 from types import SimpleNamespace
 
 import orjson
@@ -381,7 +381,7 @@ class _Stored:
         self.payload_sha256, self.result = payload_sha256, result
 
 
-@cache
+@lru_cache(maxsize=64)
 def _lookup_query(models: tuple):
     """(t, key, payload_sha256, result) rows: t = -1 for each stored answer among the
     `mutation_ids`, t = i for each id among `ids_<i>` that `models[i]` has. Built once per
@@ -681,7 +681,7 @@ def _record_device(session, actor, device_id: str, seqs) -> dict:
     return {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
 
 
-@cache
+@lru_cache(maxsize=1)
 def _device_statements() -> tuple:
     """_record_device's statements (carry on, read, insert, update), built once."""
     table = Device.__table__

@@ -27,10 +27,11 @@ from types import SimpleNamespace
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import (JSON, Date, String, Text, bindparam, cast, event, func, literal, literal_column, null, select,
-                        text)
+from sqlalchemy import (JSON, Date, String, Text, any_, bindparam, cast, event, func, literal, literal_column, null,
+                        select, text)
 from sqlalchemy import type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
@@ -382,17 +383,25 @@ class _Stored:
 
 
 @lru_cache(maxsize=64)
-def _lookup_query(models: tuple):
+def _lookup_query(models: tuple, postgresql: bool):
     """(t, key, payload_sha256, result) rows: t = -1 for each stored answer among the
     `mutation_ids`, t = i for each id among `ids_<i>` that `models[i]` has. Built once per
     combination of tables (a batch's statement cost more to make than to run)."""
     stored = select(literal(-1).label("t"), ProcessedMutation.mutation_id.label("key"),
                     ProcessedMutation.payload_sha256, ProcessedMutation.result)
-    branches = [stored.where(ProcessedMutation.mutation_id.in_(bindparam("mutation_ids", expanding=True)))]
+    branches = [stored.where(_among(ProcessedMutation.mutation_id, "mutation_ids", postgresql))]
     for i, model in enumerate(models):
-        branches.append(select(literal(i), model.id, null(), null())
-                        .where(model.id.in_(bindparam(f"ids_{i}", expanding=True))))
+        branches.append(select(literal(i), model.id, null(), null()).where(_among(model.id, f"ids_{i}", postgresql)))
     return union_all(*branches)
+
+
+def _among(column, name: str, postgresql: bool):
+    """`column IN (the list parameter name)`. PostgreSQL: `= ANY(array)`, one parameter, so the
+    statement's text is the same for any number of ids (an IN list renders a placeholder per id
+    on every call, which psycopg then parses)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 class _Batch:
@@ -413,7 +422,9 @@ class _Batch:
         # One statement for the stored answers and every table's ids: Core rows on the session's
         # connection, only the columns a replay needs, no ORM rows.
         self.processed, found = {}, set()
-        for t, key, digest, result in db.session.connection().execute(_lookup_query(models), params):
+        connection = db.session.connection()
+        lookup = _lookup_query(models, connection.dialect.name == "postgresql")
+        for t, key, digest, result in connection.execute(lookup, params):
             if t < 0:
                 self.processed[key] = _Stored(digest, result)
             else:

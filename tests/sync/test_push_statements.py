@@ -103,3 +103,15 @@ def test_an_item_recorded_twice_for_a_new_inspection_is_still_refused(login, wor
     answer = push(login("inspector_a"), [*batch, *twice])
     assert [r["status"] for r in answer["results"]] == ["applied"] * (len(batch) + 1) + ["rejected"]
     assert answer["results"][-1]["reason"] == "item_result_exists"
+
+
+def test_postgresql_copies_the_batchs_rows_in(login, world, template):
+    """On PostgreSQL the runs' rows, the audit events and the stored answers go in by COPY (the
+    driver's, so the engine sees no INSERT for them); elsewhere by one executemany INSERT each."""
+    st = push_counted(login("inspector_a"), field_batch(world))
+    tables = ("item_results", "hazards", "audit_events", "processed_mutations")
+    inserts = [s for s in st.seen if any(s.startswith(f"INSERT INTO {t} ") for t in tables)]
+    if db.engine.dialect.name == "postgresql":
+        assert inserts == []
+    else:
+        assert sorted(s.split()[2] for s in inserts) == sorted(tables)

@@ -5,6 +5,15 @@ but no sockets), so the figures do not depend on gunicorn or on the machine's ot
 statement counts are exact and CPU time is this process only.
 
     .venv/bin/python bench/profile_push.py [--db sqlite|postgres] [--batches 10] [--profile out.prof]
+
+Instructions per batch (load-independent): the difference of two cachegrind runs, one with
+`--batches 0` (start-up and warm-up only), over the number of batches:
+
+    PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+        .venv/bin/python bench/profile_push.py --batches 20   # and again with --batches 0
+
+`--statements` counts what goes through the engine: on PostgreSQL a push's runs of rows, audit
+events and stored answers go in by COPY on the driver's cursor (four per batch), not counted.
 """
 from __future__ import annotations
 
@@ -43,15 +52,17 @@ def main():
                            headers={"X-CSRF-Token": csrf}).get_json()
         headers = {"X-CSRF-Token": body["csrf_token"]}
 
-        def post(muts):
+        def post(muts, device_id="bench-device-1"):
             resp = client.post("/api/v1/sync/push", headers=headers,
-                               json={"device_id": "bench-device-1", "schema_version": 1, "mutations": muts})
+                               json={"device_id": device_id, "schema_version": 1, "mutations": muts})
             out = resp.get_json()
             assert resp.status_code == 200, out
             bad = [r for r in out["results"] if r["status"] != "applied"]
             assert not bad, bad[:2]
 
-        post(make_batch(ids, 100000))  # warm-up: imports, caches, first counter row
+        # Warm-up (imports, caches, first counter row) from another device, as in bench_sync.py: the
+        # measured one sends its numbers from 1 on, as a phone does.
+        post(make_batch(ids, 100000), "bench-device-0")
         payloads = [make_batch(ids, 1 + i * 50) for i in range(args.batches)]
         statements: Counter = Counter()
         with app.app_context():
@@ -78,6 +89,8 @@ def main():
             prof.dump_stats(args.profile)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         event.remove(engine, "before_cursor_execute", count)
+        if not args.batches:  # a baseline for instruction counts: start-up and warm-up only
+            return
         n = args.batches * 50
         total = sum(statements.values())
         print(f"{args.db}: {args.batches} batches, {n} mutations: {total / n:.2f} statements/mutation, "

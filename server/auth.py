@@ -8,9 +8,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, request, session
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, lazyload
 
 from server.extensions import db, login_manager
+from server.services.access import user_loading
 from server.services.errors import Forbidden, Unauthorized
 
 _default_hasher = PasswordHasher()
@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
             return None
         # One statement: the areas (every scope check reads them) joined in; an owner's venues
         # are loaded when first read (access.owner_venue_ids), not for every other role.
-        user = db.session.get(User, uid, options=(joinedload(User.areas), lazyload(User.venues)))
+        user = db.session.get(User, uid, options=user_loading())
         if user is None or user.session_epoch != epoch or not user.active:
             return None
         return user

@@ -5,7 +5,8 @@ import gzip
 import re
 import uuid
 
-from flask import current_app, request
+import orjson
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError, fields, validate
@@ -263,14 +264,32 @@ def _plain(mutation: dict) -> dict:
 
 @blp.route("/push")
 class Push(MethodView):
-    @blp.arguments(PushSchema)
+    @blp.arguments(PushSchema())  # an instance: given the class, webargs makes one per request
     @blp.response(200, PushResultSchema)
     def post(self, args):
         """Apply a batch of mutations. Always 200 with one result per mutation:
         `applied | duplicate | conflict | rejected | retry`. Non-2xx only when the batch as a whole
         cannot be judged (401 not logged in, 413 too many mutations, 426 old schema, 5xx)."""
-        return sync.push(require_user(), device_id=args["device_id"], schema_version=args["schema_version"],
-                         mutations=[_plain(m) for m in args["mutations"]])
+        answer = sync.push(require_user(), device_id=args["device_id"], schema_version=args["schema_version"],
+                           mutations=[_plain(m) for m in args["mutations"]])
+        return _json_response(_PUSH_RESULT.dump(answer))
+
+
+_PUSH_RESULT = PushResultSchema()
+_SORTED_PLAIN = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_response(data):
+    """`jsonify(data)`, encoded by orjson when it can (a push answer is plain JSON data; encoding
+    it was ~3 % of a batch): keys sorted as Flask sorts them, non-ASCII text as UTF-8 rather than
+    \\u escapes, as pull pages are; a NaN as null (Flask writes NaN, which is not JSON). A value
+    orjson would write otherwise than Flask (a date, a dataclass) or refuses (a Decimal, an
+    integer beyond 64 bits) sends it all Flask's way."""
+    try:
+        body = orjson.dumps(data, option=_SORTED_PLAIN)
+    except orjson.JSONEncodeError:
+        return jsonify(data)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.route("/pull")

@@ -7,7 +7,10 @@ descendants); owners see only their own venues.
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from functools import lru_cache
+
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from server.extensions import db
 from server.services.errors import Forbidden
@@ -82,15 +85,42 @@ def scope_area_ids(user) -> set[int] | None:
     cached = getattr(user, "_scope_area_ids", None)
     if cached is not None:
         return cached
-    from server.models import Area
-
-    paths = [a.path for a in user.areas]
-    if not paths:
-        ids: set[int] = set()
-    else:
-        ids = set(db.session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))))
+    paths = frozenset(a.path for a in user.areas)
+    # Inside a sync push, users with the same areas (the two inspectors of a street, say) share
+    # one answer: the push's lookups live until it ends (server/services/sync.py).
+    batch_cache = db.session.info.get("batch_cache")
+    key = ("scope_area_ids", paths)
+    ids = batch_cache.get(key) if batch_cache is not None else None
+    if ids is None:
+        if not paths:
+            ids = set()
+        else:
+            ids = set(db.session.scalars(_scope_query(len(paths)),
+                                         {f"path_{i}": p for i, p in enumerate(sorted(paths))}))
+        if batch_cache is not None:
+            batch_cache[key] = ids
     user._scope_area_ids = ids
     return ids
+
+
+@lru_cache(maxsize=32)
+def _scope_query(n: int):
+    """Ids of the areas under any of n paths (parameters path_0 … path_<n-1>); built once per n."""
+    from server.models import Area
+
+    return select(Area.id).where(or_(*[Area.path.startswith(bindparam(f"path_{i}")) for i in range(n)]))
+
+
+@lru_cache(maxsize=1)
+def user_loading() -> tuple:
+    """Loader options for a user whose scope will be checked: one statement with the areas joined
+    in (scope_area_ids reads them); an owner's venues are loaded when first read (owner_venue_ids),
+    not for every other role (User.venues is otherwise loaded eagerly).
+
+    Built once: options are immutable, and making them costs about as much as the lookup."""
+    from server.models import User
+
+    return (joinedload(User.areas), lazyload(User.venues))
 
 
 def owner_venue_ids(user) -> set[str]:

@@ -13,6 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
+from server.database import insert_rows
 from server.extensions import db
 from server.models import AuditEvent
 from server.models.base import utcnow
@@ -137,8 +138,8 @@ class EventBuffer:
             raise RuntimeError("audit event for a row that was never stored")
         if self.rows:
             # Core on the session's connection (same transaction): the same rows as the ORM's bulk
-            # insert of these dicts, without its per-row machinery.
-            session.connection().execute(AuditEvent.__table__.insert(), self.rows)
+            # insert of these dicts, without its per-row machinery (COPY on PostgreSQL).
+            insert_rows(AuditEvent.__table__, self.rows)
             self.rows = []
 
 

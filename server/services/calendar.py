@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import metadata
 
 from chinese_calendar import constants as cc_constants
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from server.extensions import db
 from server.models import CalendarOverride
@@ -66,6 +66,13 @@ def _holiday_name(english: str) -> str:
         return english
 
 
+@lru_cache(maxsize=1)
+def _overrides_query():
+    """The overrides from `first` to `last`; built once (a push asks for each year it touches)."""
+    return select(CalendarOverride).where(CalendarOverride.day >= bindparam("first"),
+                                          CalendarOverride.day <= bindparam("last"))
+
+
 class WorkCalendar:
     """One lookup session: the overrides of each year are read once and reused for this call.
 
@@ -81,8 +88,7 @@ class WorkCalendar:
 
     def overrides(self, year: int) -> dict[date, CalendarOverride]:
         if year not in self._overrides:
-            rows = db.session.scalars(select(CalendarOverride).where(
-                CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day <= date(year, 12, 31)))
+            rows = db.session.scalars(_overrides_query(), {"first": date(year, 1, 1), "last": date(year, 12, 31)})
             self._overrides[year] = {r.day: r for r in rows}
         return self._overrides[year]
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from sqlalchemy import Date as SADate
 from sqlalchemy import DateTime as SADateTime
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, selectinload
 
@@ -71,16 +72,21 @@ def _parse_value(column_type, key: str, value):
 
 def coerce_fields(model, fields: dict) -> dict:
     """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values."""
-    columns = sa_inspect(model).columns
+    types = _column_types.get(model)
+    if types is None:  # a mapping's columns are fixed once it is configured
+        types = _column_types[model] = {key: column.type for key, column in sa_inspect(model).columns.items()}
     out = {}
     for key, value in fields.items():
-        out[key] = _parse_value(columns[key].type, key, value) if key in columns else value
+        out[key] = _parse_value(types[key], key, value) if key in types and isinstance(value, str) else value
     return out
+
+
+_column_types: dict = {}
 
 
 def reject_fields(fields: dict, allowed, reason: str = "field_not_editable") -> None:
     """Refuse any field outside `allowed` with a named error listing the offenders."""
-    bad = sorted(set(fields) - set(allowed))
+    bad = sorted(set(fields).difference(allowed))
     if bad:
         raise RuleViolation(reason, fields={k: [reason] for k in bad}, field=", ".join(bad))
 
@@ -223,7 +229,8 @@ def field_staff(user_ids, venue: Venue) -> list[User]:
     """Resolve user ids to active inspectors/supervisors whose scope covers the venue."""
     users: list[User] = []
     for uid in dict.fromkeys(user_ids or []):
-        user = db.session.get(User, uid) if isinstance(uid, int) else None
+        # Loaded as the request's own user is (areas joined, no owner venues): one statement, not three.
+        user = db.session.get(User, uid, options=access.user_loading()) if isinstance(uid, int) else None
         if user is None:
             raise RuleViolation("inspector_not_found", id=uid)
         if not user.active or user.role not in FIELD_ROLES:
@@ -321,6 +328,17 @@ def _check_campaign(campaign_id) -> None:
         get_live(Campaign, campaign_id, "campaign_not_found")
 
 
+@lru_cache(maxsize=1)
+def _open_task_query():
+    """The venue's first open task assigned to any of the users (parameters venue_id, user_ids).
+
+    Built once: making the statement (its EXISTS over the assignees) cost more than running it."""
+    return (select(Task).where(Task.venue_id == bindparam("venue_id"), Task.status == "open",
+                               Task.deleted_at.is_(None),
+                               Task.assignees.any(User.id.in_(bindparam("user_ids", expanding=True))))
+            .order_by(Task.due_date).limit(1))
+
+
 def _link_task(inspection: Inspection, task_id, inspectors) -> None:
     """Attach the planned task this visit carries out (explicit, else the inspectors' own open one)."""
     if task_id is not None:
@@ -330,11 +348,8 @@ def _link_task(inspection: Inspection, task_id, inspectors) -> None:
         if task.status in ("done", "cancelled"):
             raise RuleViolation("task_closed", status=task.status)
     else:
-        ids = [u.id for u in inspectors]
-        task = db.session.scalars(
-            select(Task).where(Task.venue_id == inspection.venue_id, Task.status == "open",
-                               Task.deleted_at.is_(None), Task.assignees.any(User.id.in_(ids)))
-            .order_by(Task.due_date).limit(1)).first()
+        task = db.session.scalars(_open_task_query(), {"venue_id": inspection.venue_id,
+                                                       "user_ids": [u.id for u in inspectors]}).first()
         if task is None:
             return
     inspection.task_id = task.id
@@ -377,6 +392,7 @@ def start_inspection(actor, *, venue_id, inspector_ids=(), kind="routine", campa
     inspection.inspectors = inspectors
     db.session.add(inspection)
     db.session.flush()
+    _no_item_codes_yet(inspection.id)
     if corrects_id is None:
         _link_task(inspection, task_id, inspectors)
     elif task_id is not None:
@@ -587,6 +603,13 @@ def new_item_result_values(actor, *, inspection_id, item_code, result, note=None
     return values
 
 
+def _no_item_codes_yet(inspection_id) -> None:
+    """Inside a sync push, a new inspection's item codes are known: none yet (see _item_codes)."""
+    cache = db.session.info.get("batch_cache")
+    if cache is not None:
+        cache[("item_codes", inspection_id)] = set()
+
+
 def _item_codes(inspection_id) -> set | None:
     """Inside a sync push, the item codes an inspection has (rows of every state), read once.
 
@@ -600,12 +623,16 @@ def _item_codes(inspection_id) -> set | None:
     key = ("item_codes", inspection_id)
     codes = cache.get(key)
     if codes is None:
-        with db.session.no_autoflush:
-            codes = set(db.session.scalars(select(ItemResult.item_code)
-                                           .where(ItemResult.inspection_id == inspection_id)))
+        # Core on the session's connection: no autoflush (the unflushed rows are added below).
+        codes = set(db.session.connection().execute(_item_codes_query(), {"inspection_id": inspection_id}).scalars())
         codes.update(r.item_code for r in db.session.new if type(r) is ItemResult and r.inspection_id == inspection_id)
         cache[key] = codes
     return codes
+
+
+@lru_cache(maxsize=1)
+def _item_codes_query():
+    return select(ItemResult.item_code).where(ItemResult.inspection_id == bindparam("inspection_id"))
 
 
 def get_item_result(item_result_id) -> ItemResult:

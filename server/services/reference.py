@@ -15,7 +15,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from server.extensions import db
 from server.models import VENUE_TYPES, ChecklistItem, ChecklistTemplate, LegalBasis
@@ -380,11 +380,18 @@ def reload(actor) -> dict:
 
 def current_template(venue_type: str) -> ChecklistTemplate:
     """The active checklist template of a venue type (what a new inspection uses)."""
-    template = db.session.scalar(select(ChecklistTemplate).where(
-        ChecklistTemplate.venue_type == venue_type, ChecklistTemplate.active.is_(True)))
+    template = db.session.scalar(_current_template_query(), {"venue_type": venue_type})
     if template is None:
         raise NotFound("checklist_not_found", venue_type=venue_type)
     return template
+
+
+@lru_cache(maxsize=1)
+def _current_template_query():
+    """Built once (parameter venue_type): every synced inspection asks, and making the statement
+    cost about as much as running it."""
+    return select(ChecklistTemplate).where(ChecklistTemplate.venue_type == bindparam("venue_type"),
+                                           ChecklistTemplate.active.is_(True))
 
 
 def template_version(venue_type: str, version: int) -> ChecklistTemplate:

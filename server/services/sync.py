@@ -22,16 +22,21 @@ import uuid
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from types import SimpleNamespace
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import JSON, Date, String, Text, cast, event, func, literal, literal_column, select, text
+from sqlalchemy import (JSON, Date, String, Text, any_, bindparam, cast, event, func, literal, literal_column, null,
+                        select, text)
 from sqlalchemy import type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.types import NullType
 
+from server.database import insert_rows
 from server.extensions import db
 from server.models import (SYNC_ENTITIES, Blob, Campaign, CampaignDoor, Device, Document, FieldHistory,
                            Hazard, HazardEvidence, Inspection, ItemResult, ProcessedMutation, ScopeExit,
@@ -121,7 +126,8 @@ def _compile(schema, model=None):
     """A fast dumper with exactly the schema's output: plain attributes are read directly,
     dates formatted as marshmallow's ISO default, every other field through its own serialize.
     For a row of `model`, a loaded column is read from the instance dict (what its attribute
-    returns; an unloaded one goes through the attribute, which loads it)."""
+    returns; an unloaded one goes through the attribute, which loads it); a `_NewRow` (a push's
+    bulk insert) holds its values in its dict too."""
     plan = _plan(schema)
     columns = {prop.key for prop in sa_inspect(model).column_attrs} if model is not None else set()
     direct = [(key, attr, how, field, attr in columns and how != "field") for key, attr, how, field in plan]
@@ -129,7 +135,7 @@ def _compile(schema, model=None):
 
     def dump_row(obj) -> dict:
         out = {}
-        values = obj.__dict__ if type(obj) is model else no_values
+        values = obj.__dict__ if type(obj) is model or type(obj) is _NewRow else no_values
         for key, attr, how, field, column in direct:
             if how == "field":
                 value = field.serialize(attr, obj, accessor=schema.get_attribute)
@@ -255,8 +261,12 @@ def _snapshot_dumper(row) -> dict:
 
 def payload_sha256(m: dict) -> str:
     body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(_PAYLOAD_JSON.encode(body).encode()).hexdigest()
+
+
+# What json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+# builds on every call: the stored digests depend on these exact bytes.
+_PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _same(server_value, incoming) -> bool:
@@ -343,14 +353,7 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
                         results.extend(group_results)
                         continue
                 results.extend(_judge(actor, device_id, m, handlers, batch) for m in group)
-            device = session.get(Device, device_id)
-            if device is None:
-                device = Device(id=device_id, user_id=actor.id, max_seq=0, missing_seqs=[])
-                session.add(device)
-            device.user_id = actor.id
-            device.last_seen_at = utcnow()
-            _note_seqs(device, [m.get("device_seq") for m in mutations])
-            status = {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+            status = _record_device(session, actor, device_id, [m.get("device_seq") for m in mutations])
             events.write(session)
             batch.write_processed()
             seqs.store(session)
@@ -379,34 +382,58 @@ class _Stored:
         self.payload_sha256, self.result = payload_sha256, result
 
 
+@lru_cache(maxsize=64)
+def _lookup_query(models: tuple, postgresql: bool):
+    """(t, key, payload_sha256, result) rows: t = -1 for each stored answer among the
+    `mutation_ids`, t = i for each id among `ids_<i>` that `models[i]` has. Built once per
+    combination of tables (a batch's statement cost more to make than to run)."""
+    stored = select(literal(-1).label("t"), ProcessedMutation.mutation_id.label("key"),
+                    ProcessedMutation.payload_sha256, ProcessedMutation.result)
+    branches = [stored.where(_among(ProcessedMutation.mutation_id, "mutation_ids", postgresql))]
+    for i, model in enumerate(models):
+        branches.append(select(literal(i), model.id, null(), null()).where(_among(model.id, f"ids_{i}", postgresql)))
+    return union_all(*branches)
+
+
+def _among(column, name: str, postgresql: bool):
+    """`column IN (the list parameter name)`. PostgreSQL: `= ANY(array)`, one parameter, so the
+    statement's text is the same for any number of ids (an IN list renders a placeholder per id
+    on every call, which psycopg then parses)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
     def __init__(self, mutations, keep, seqs, events, cache):
         self.keep, self.seqs, self.events, self.cache = keep, seqs, events, cache
-        ids = [m["mutation_id"] for m in mutations]
-        # Core rows on the session's connection: only the two columns a replay needs, no ORM rows.
+        # Which created ids are not in the database yet (a replayed create's too: the answer is
+        # the same for it, and asking costs nothing more), by table.
+        created: dict[type, set] = {}
+        for m in mutations:
+            model = SYNC_ENTITIES.get(m.get("entity"))
+            if m.get("op") == "create" and model is not None:
+                created.setdefault(model, set()).add(m["entity_id"])
+        models = tuple(created)
+        params = {f"ids_{i}": list(created[model]) for i, model in enumerate(models)}
+        params["mutation_ids"] = [m["mutation_id"] for m in mutations]
+        # One statement for the stored answers and every table's ids: Core rows on the session's
+        # connection, only the columns a replay needs, no ORM rows.
+        self.processed, found = {}, set()
         connection = db.session.connection()
-        self.processed = {r.mutation_id: _Stored(r.payload_sha256, r.result) for r in connection.execute(
-            select(ProcessedMutation.mutation_id, ProcessedMutation.payload_sha256, ProcessedMutation.result)
-            .where(ProcessedMutation.mutation_id.in_(ids)))} if ids else {}
+        lookup = _lookup_query(models, connection.dialect.name == "postgresql")
+        for t, key, digest, result in connection.execute(lookup, params):
+            if t < 0:
+                self.processed[key] = _Stored(digest, result)
+            else:
+                found.add((models[t], key))
+        self.absent = {(model, i) for model, wanted in created.items() for i in wanted} - found
         hashes = {h for m in mutations for h in (m.get("blob_hashes") or [])}
         # Loaded as rows (kept alive), so the services' own blob checks find them in the session.
         self.blobs = {b.sha256 for b in db.session.scalars(select(Blob).where(Blob.sha256.in_(hashes)))} \
             if hashes else set()
-        # Which created ids are not in the database yet: one statement for all tables, not one per create.
-        created: dict[type, set] = {}
-        for m in mutations:
-            model = SYNC_ENTITIES.get(m.get("entity"))
-            if m.get("op") == "create" and model is not None and m["mutation_id"] not in self.processed:
-                created.setdefault(model, set()).add(m["entity_id"])
-        self.absent = set()
-        if created:
-            models = list(created)
-            found = {(models[i], row_id) for i, row_id in connection.execute(union_all(*[
-                select(literal(i).label("t"), model.id.label("id")).where(model.id.in_(created[model]))
-                for i, model in enumerate(models)]))}
-            self.absent = {(model, i) for model, wanted in created.items() for i in wanted} - found
         self.new_processed: list[dict] = []
 
     def mark(self):
@@ -428,9 +455,8 @@ class _Batch:
         self.processed[m["mutation_id"]] = _Stored(digest, result)
 
     def write_processed(self) -> None:
-        if self.new_processed:
-            # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
-            db.session.connection().execute(ProcessedMutation.__table__.insert(), self.new_processed)
+        # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
+        insert_rows(ProcessedMutation.__table__, self.new_processed)
 
 
 def _groups(mutations, batch: _Batch):
@@ -551,12 +577,11 @@ class _BulkRows:
     def write(self) -> None:
         if not self.rows:
             return
-        insert_rows = self.model.__table__.insert()
-        connection = db.session.connection()
+        table = self.model.__table__
         start = 0
         for end in range(1, len(self.rows) + 1):  # one statement per run of rows with the same columns
             if end == len(self.rows) or self.rows[end].keys() != self.rows[start].keys():
-                connection.execute(insert_rows, self.rows[start:end])
+                insert_rows(table, self.rows[start:end])
                 start = end
         for key in self.ids:
             if key in self.batch.absent:
@@ -640,7 +665,48 @@ class _NotPlain(Exception):
     """A mutation of a group needs the one-by-one path (e.g. its row already exists)."""
 
 
-def _note_seqs(device: Device, seqs) -> None:
+def _record_device(session, actor, device_id: str, seqs) -> dict:
+    """Note who used the device and which of its sequence numbers arrived; returns its status.
+
+    Core statements on the session's connection (nothing else in a push reads the row as an
+    object; the counter's lock keeps other pushes out until commit). A batch usually carries on
+    where the device's last one ended: its numbers run on from max_seq without a gap, which
+    leaves the missing list as it is, so one UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) is
+    the whole job when max_seq is what that needs. Otherwise the row is read, `_note_seqs`
+    applies the general rule, and the row is written back (or inserted, for a new device)."""
+    carry_on, read, insert, update = _device_statements()
+    connection = session.connection()
+    now = utcnow()
+    valid = [s for s in seqs if isinstance(s, int) and s >= 1]  # the numbers _note_seqs counts
+    if valid and valid == list(range(valid[0], valid[0] + len(valid))):
+        row = connection.execute(carry_on, {"device_id": device_id, "last_max_seq": valid[0] - 1,
+                                            "user_id": actor.id, "last_seen_at": now, "max_seq": valid[-1]}).first()
+        if row is not None:
+            return {"max_seq": valid[-1], "missing_seqs": list(row[0] or [])}
+    row = connection.execute(read, {"device_id": device_id}).first()
+    device = SimpleNamespace(max_seq=row[0] if row else 0, missing_seqs=row[1] if row else [])
+    _note_seqs(device, seqs)
+    connection.execute(insert if row is None else update, {
+        "device_id": device_id, "user_id": actor.id, "last_seen_at": now, "max_seq": device.max_seq,
+        "missing_seqs": device.missing_seqs})
+    return {"max_seq": device.max_seq, "missing_seqs": list(device.missing_seqs or [])}
+
+
+@lru_cache(maxsize=1)
+def _device_statements() -> tuple:
+    """_record_device's statements (carry on, read, insert, update), built once."""
+    table = Device.__table__
+    values = {key: bindparam(key) for key in ("user_id", "last_seen_at", "max_seq")}
+    carry_on = (table.update().where(table.c.id == bindparam("device_id"), table.c.max_seq == bindparam("last_max_seq"))
+                .values(**values).returning(table.c.missing_seqs))
+    read = select(table.c.max_seq, table.c.missing_seqs).where(table.c.id == bindparam("device_id"))
+    values["missing_seqs"] = bindparam("missing_seqs")
+    insert = table.insert().values(id=bindparam("device_id"), **values)
+    update = table.update().where(table.c.id == bindparam("device_id")).values(**values)
+    return carry_on, read, insert, update
+
+
+def _note_seqs(device, seqs) -> None:
     """Track which device sequence numbers arrived, in order; holes below the maximum are data
     lost on the phone. The device row is read and set once for the whole batch."""
     max_seq = device.max_seq

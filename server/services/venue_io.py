@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select, text
 
+from server.database import copy_rows
 from server.extensions import db
 from server.i18n import translate
 from server.models import RISK_LEVELS, VENUE_TYPES, Area, AuditEvent, Venue, take_server_seqs
@@ -517,8 +518,8 @@ def _insert_new(actor, rows: list[dict]) -> int:
                        "action": "venue.create", "entity": "venue", "entity_id": rec["id"], "before": None,
                        "after": {k: audit.jsonable(v) for k, v in rec.items() if k not in audit.SKIP}})
     if db.session.get_bind().dialect.name == "postgresql" and COPY_NEW_ROWS:
-        _copy_rows(Venue.__table__, records)
-        _copy_rows(AuditEvent.__table__, events)
+        copy_rows(Venue.__table__, records)
+        copy_rows(AuditEvent.__table__, events)
     else:
         for chunk in _chunks(records, 1000):
             db.session.execute(insert(Venue), chunk)
@@ -531,23 +532,6 @@ def _insert_new(actor, rows: list[dict]) -> int:
 # psycopg sends as one INSERT per row (20,000 statements for a 10,000-row import, each parsed,
 # planned and run on its own, each firing the statement triggers).
 COPY_NEW_ROWS = True
-
-
-def _copy_rows(table, rows: list[dict]) -> None:
-    """COPY `rows` (dicts by column key, every row the same keys) into `table`, in the
-    session's transaction. Each value goes through its column type's bind processing first
-    (UTC datetimes, JSON text), so PostgreSQL receives what an INSERT would have sent; the
-    server-side defaults of columns left out apply as they would."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect
-    columns = [table.c[key] for key in rows[0]]
-    procs = [c.type._cached_bind_processor(dialect) for c in columns]
-    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([value if proc is None else proc(value) for proc, value in zip(procs, row.values())])
 
 
 # --- export ----------------------------------------------------------------------------

@@ -3,25 +3,9 @@ owner's venues are still there when the owner's scope is checked."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from server.extensions import db
-
-
-class Statements:
-    def __init__(self):
-        self.seen: list[str] = []
-
-    def __call__(self, conn, cursor, statement, *args):
-        self.seen.append(" ".join(statement.split()))
-
-    def __enter__(self):
-        self.engine = db.engine
-        event.listen(self.engine, "before_cursor_execute", self)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self)
+from tests.statements import Statements
 
 
 def _user_statements(seen):

@@ -194,18 +194,22 @@ def _normalised(value, ids, seq0, seq_keys=("server_seq",), time_keys=("created_
     return value
 
 
-def _push_both_ways(login, db, monkeypatch, build):
+def _push_both_ways(login, db, monkeypatch, build, paths=("bulk", "one_by_one")):
     """Push build() (fresh ids each call) once with runs of creates (item results and hazards
     inserted in bulk) and once with every mutation judged on its own (_judge/_apply: ORM rows and
     a flush each). Returns, per path, the answers, the rows as stored, the audit events and the
     stored answers, with ids, server_seq and timestamps normalised; and the entities of the runs the
-    bulk path applied and kept."""
+    bulk path applied and kept. (Path "bulk_by_insert": the bulk path with its rows written by
+    executemany INSERTs, where PostgreSQL has COPY.)"""
+    from sqlalchemy import Text, cast
+
+    from server import database
     from server.models import AuditEvent
     from server.services import sync
 
     models = {"inspection": Inspection, "item_result": ItemResult, "hazard": Hazard}
     seen, bulk_rows = {}, []
-    for path in ("bulk", "one_by_one"):
+    for path in paths:
         batch = build()
         mids = list(dict.fromkeys(m["mutation_id"] for m in batch))
         rows_of = list(dict.fromkeys((m["entity"], m["entity_id"]) for m in batch))
@@ -213,6 +217,8 @@ def _push_both_ways(login, db, monkeypatch, build):
         with monkeypatch.context() as patch:
             if path == "one_by_one":
                 patch.setattr(sync, "GROUPABLE_CREATES", frozenset())
+            elif path == "bulk_by_insert":
+                patch.setattr(database, "COPY_ROWS", False)
             else:
                 real = sync._judge_group
 
@@ -236,6 +242,10 @@ def _push_both_ways(login, db, monkeypatch, build):
             "rows": rows,
             "events": [{k: getattr(e, k) for k in ("user_id", "role", "device_id", "mutation_id", "action", "entity",
                                                    "entity_id", "before", "after")} for e in events],
+            # JSON null and SQL NULL read back alike: which of before/after is SQL NULL, as stored
+            "event_nulls": db.session.execute(
+                select(cast(AuditEvent.before, Text).is_(None), cast(AuditEvent.after, Text).is_(None))
+                .where(AuditEvent.mutation_id.in_(mids)).order_by(AuditEvent.id)).all(),
             # (the payload hash covers the ids, so it differs between the two batches by construction)
             "stored": [{k: getattr(stored[mid], k) for k in ("device_id", "user_id", "status", "result")}
                        if mid in stored else None for mid in mids],
@@ -257,6 +267,16 @@ def test_the_bulk_path_stores_and_answers_exactly_like_one_mutation_at_a_time(lo
     assert seen["bulk"]["stored"] == seen["one_by_one"]["stored"]
     hazard = seen["bulk"]["rows"][-1]
     assert hazard["major_determination"] is None  # not given, no default: SQL NULL, as the ORM leaves it
+
+
+def test_copy_stores_what_the_insert_stores(login, world, template, db, monkeypatch):
+    """PostgreSQL writes a push's bulk rows, audit events and stored answers by COPY: the same
+    rows to the byte as executemany INSERTs (elsewhere both ways are INSERTs)."""
+    photo = factories.blob()
+    seen, _ = _push_both_ways(login, db, monkeypatch, lambda: _rich_batch(world, photo),
+                              paths=("bulk", "bulk_by_insert"))
+    assert seen["bulk"] == seen["bulk_by_insert"]
+    assert [r["status"] for r in seen["bulk"]["answers"]] == ["applied"] * len(seen["bulk"]["answers"])
 
 
 def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_one(login, world, template, db,

@@ -157,3 +157,48 @@ def test_push_answers_the_same_through_marshmallow(login, world, db, monkeypatch
     monkeypatch.setattr(api_sync, "_load_plain_push", lambda data: None)
     monkeypatch.setattr(api_sync, "_dump_plain_push", lambda obj: None)
     assert push(c, batch) == direct
+
+
+def test_the_push_answer_is_the_json_flask_would_send(app, db):
+    """Encoded by orjson: the same data and key order as Flask's jsonify; a value orjson would
+    write otherwise (a date) or refuses (a Decimal) sends the answer Flask's way, byte for byte."""
+    import json
+    from datetime import date
+    from decimal import Decimal
+
+    from flask import jsonify
+
+    from server.api.sync import _json_response
+
+    answer = {"results": [{"status": "applied", "mutation_id": "m-1", "version": 1, "entity": "hazard",
+                           "server": {"description": "疏散通道堆放杂物", "lat": 29.88, "found_on": "2026-11-27",
+                                      "photo_hashes": [], "deleted_at": None, "key_unit": False, "z": 1, "a": 2}}],
+              "device": {"missing_seqs": [3, 4], "max_seq": 7}}
+    with app.test_request_context():
+        ours, flasks = _json_response(answer), jsonify(answer)
+        assert ours.mimetype == flasks.mimetype == "application/json"
+        assert json.loads(ours.get_data()) == json.loads(flasks.get_data()) == answer
+        # the same key order (Flask sorts keys)
+        assert list(json.loads(ours.get_data())["results"][0]["server"]) == \
+            list(json.loads(flasks.get_data())["results"][0]["server"])
+        for odd in (date(2026, 11, 27), Decimal("1.5"), 2 ** 70):
+            data = {"results": [{"server": {"value": odd}}]}
+            assert _json_response(data).get_data() == jsonify(data).get_data()
+
+
+def test_payload_digest_is_that_of_the_canonical_json():
+    """Stored digests decide `id_reuse` for replays: the bytes hashed must never change."""
+    import hashlib
+    import json
+    from datetime import date
+
+    from server.services.sync import payload_sha256
+
+    payloads = [dict(m, fields=dict(m.get("fields") or {}, when=date(2026, 11, 27), big=2 ** 70, tiny=1e-7,
+                                    text="疏散通道\n\"堆物\"", nested={"b": [1, 2.5, None], "a": True}))
+                for m in body()["mutations"]]
+    for m in payloads:
+        keys = ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")
+        raw = json.dumps({k: m.get(k) for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                         default=str)
+        assert payload_sha256(m) == hashlib.sha256(raw.encode()).hexdigest()

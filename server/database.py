@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
 
@@ -105,10 +106,16 @@ def copy_rows(table, rows: list[dict]) -> None:
     columns = [table.c[key] for key in keys]
     procs = [c.type._cached_bind_processor(dialect) for c in columns]
     names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[key] if proc is None else proc(row[key]) for key, proc in zip(keys, procs)])
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[key] if proc is None else proc(row[key]) for key, proc in zip(keys, procs)])
+    except dialect.loaded_dbapi.Error as err:
+        # The driver's own error, raised past the engine: wrapped as the engine wraps a statement's
+        # (a duplicate key is sqlalchemy.exc.IntegrityError), so callers catch one kind either way.
+        raise DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
 
 
 def writes_on_read(view_method):

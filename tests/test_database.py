@@ -1,5 +1,6 @@
-"""Engine settings: on SQLite, requests that only read never wait for the write lock."""
+"""Engine settings: on SQLite, requests that only read never wait for the write lock; bulk inserts fail as statements do."""
 import sqlite3
+from datetime import datetime
 
 import pytest
 from sqlalchemy import text
@@ -39,3 +40,26 @@ def test_a_read_request_cannot_write_and_the_connection_is_writable_afterwards(s
         db.session.commit()
     db.session.execute(text("DELETE FROM audit_events WHERE id IS NULL"))
     db.session.commit()
+
+
+def test_insert_rows_reports_a_duplicate_key_as_the_engine_does(app, db):
+    """insert_rows is COPY on PostgreSQL, past the engine; its errors still arrive as SQLAlchemy's
+    (sync.push retries on IntegrityError), and the transaction rolls back cleanly afterwards."""
+    from sqlalchemy.exc import IntegrityError
+
+    from server import database
+    from server.models import ProcessedMutation
+
+    assert database.COPY_ROWS
+    row = {"mutation_id": "6f1c3c52-2d0c-4c43-9d55-5b1e2a7f0a01", "device_id": "phone-1", "user_id": None,
+           "device_seq": 1, "payload_sha256": "0" * 64, "status": "applied", "result": {"status": "applied"},
+           "created_at": datetime(2026, 11, 29, 10, 0)}
+    table = ProcessedMutation.__table__
+    database.insert_rows(table, [row])
+    with pytest.raises(IntegrityError):
+        database.insert_rows(table, [dict(row, device_seq=2)])
+    db.session.rollback()
+    database.insert_rows(table, [row])
+    db.session.commit()
+    assert db.session.scalar(text("SELECT device_seq FROM processed_mutations WHERE mutation_id = :m"),
+                             {"m": row["mutation_id"]}) == 1

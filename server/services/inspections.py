@@ -380,7 +380,7 @@ def start_inspection(actor, *, venue_id, inspector_ids=(), kind="routine", campa
         if original.venue_id != venue.id:
             raise RuleViolation("addendum_other_venue")
     template = current_template(venue.type)
-    inspection = Inspection(
+    values = dict(
         id=id, venue_id=venue.id, kind=kind, campaign_id=campaign_id, corrects_id=corrects_id,
         template_id=template.id if template else None,
         template_version=template.version if template else None,
@@ -389,9 +389,15 @@ def start_inspection(actor, *, venue_id, inspector_ids=(), kind="routine", campa
         created_by_id=actor.id, device_id=device_id or audit.current_device.get(),
         inspector_signatures={},
     )
-    inspection.inspectors = inspectors
-    db.session.add(inspection)
-    db.session.flush()
+    # Inside a sync push the row and its inspector links go in by Core statements and the object
+    # is attached as stored (no unit of work for one row); it is then what a flush would leave.
+    insert_new = db.session.info.get("insert_new_row")
+    inspection = insert_new(Inspection, values, {"inspectors": inspectors}) if insert_new is not None else None
+    if inspection is None:
+        inspection = Inspection(**values)
+        inspection.inspectors = inspectors
+        db.session.add(inspection)
+        db.session.flush()
     _no_item_codes_yet(inspection.id)
     if corrects_id is None:
         _link_task(inspection, task_id, inspectors)

@@ -230,7 +230,7 @@ def field_staff(user_ids, venue: Venue) -> list[User]:
     users: list[User] = []
     for uid in dict.fromkeys(user_ids or []):
         # Loaded as the request's own user is (areas joined, no owner venues): one statement, not three.
-        user = db.session.get(User, uid, options=access.user_loading()) if isinstance(uid, int) else None
+        user = access.load_user(uid) if isinstance(uid, int) else None
         if user is None:
             raise RuleViolation("inspector_not_found", id=uid)
         if not user.active or user.role not in FIELD_ROLES:

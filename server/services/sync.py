@@ -313,11 +313,16 @@ def push(actor, *, device_id: str, schema_version: int, mutations: list[dict]) -
 
 def _lock_counter() -> int:
     """Take the change counter's row lock for the rest of the transaction; returns its value."""
-    row = db.session.execute(text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")).first()
+    # On the session's connection (the transaction starts here): text needs none of the ORM's execute.
+    connection = db.session.connection()
+    row = connection.execute(_LOCK_COUNTER).first()
     if row is None:
-        db.session.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
+        connection.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
         return 0
     return int(row[0])
+
+
+_LOCK_COUNTER = text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")
 
 
 # Creates whose services read only through queries (autoflush) or check this batch's unflushed

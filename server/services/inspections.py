@@ -330,10 +330,10 @@ def _check_campaign(campaign_id) -> None:
 
 @lru_cache(maxsize=1)
 def _open_task_query():
-    """The venue's first open task assigned to any of the users (parameters venue_id, user_ids).
+    """The id of the venue's first open task assigned to any of the users (parameters venue_id, user_ids).
 
     Built once: making the statement (its EXISTS over the assignees) cost more than running it."""
-    return (select(Task).where(Task.venue_id == bindparam("venue_id"), Task.status == "open",
+    return (select(Task.id).where(Task.venue_id == bindparam("venue_id"), Task.status == "open",
                                Task.deleted_at.is_(None),
                                Task.assignees.any(User.id.in_(bindparam("user_ids", expanding=True))))
             .order_by(Task.due_date).limit(1))
@@ -348,10 +348,16 @@ def _link_task(inspection: Inspection, task_id, inspectors) -> None:
         if task.status in ("done", "cancelled"):
             raise RuleViolation("task_closed", status=task.status)
     else:
-        task = db.session.scalars(_open_task_query(), {"venue_id": inspection.venue_id,
-                                                       "user_ids": [u.id for u in inspectors]}).first()
-        if task is None:
+        # The id by Core (most visits have no planned task: no ORM query machinery for nothing),
+        # after the flush the ORM query would autoflush; the task itself as the session has it.
+        session = db.session()
+        if session.autoflush:
+            session.flush()
+        task_id = session.connection().execute(_open_task_query(), {
+            "venue_id": inspection.venue_id, "user_ids": [u.id for u in inspectors]}).scalar()
+        if task_id is None:
             return
+        task = session.get(Task, task_id)
     inspection.task_id = task.id
     task.status = "in_progress"
     task.inspection_id = inspection.id

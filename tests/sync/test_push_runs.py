@@ -449,3 +449,26 @@ def test_a_batch_retried_after_an_integrity_error_applies_its_inspection_again(l
     assert failures == [1]
     assert [r["status"] for r in answer["results"]] == ["applied"] * 6
     assert db.session.query(Inspection).filter_by(id=batch[0]["entity_id"]).count() == 1
+
+
+def test_an_inspection_refused_after_it_was_inserted_leaves_its_id_free_in_the_same_batch(login, world, template,
+                                                                                         db):
+    """start_inspection inserts the row, then refuses a cancelled task: the savepoint goes and the
+    attached object with it, so a second create of the same id in the batch is applied, not
+    answered entity_exists (and the row and its inspectors are stored once)."""
+    from datetime import date
+
+    from server.services import tasks
+
+    task = tasks.create_task(world.users["supervisor_a"], venue_id=world.venue_a.id, due_date=date(2026, 12, 1),
+                             assignee_ids=[world.users["inspector_a"].id])
+    tasks.cancel_task(world.users["supervisor_a"], task.id, reason="改期")
+    fields = {"venue_id": world.venue_a.id, "kind": "routine", "inspector_ids": [world.users["inspector_a2"].id]}
+    bad = mut("inspection", "create", dict(fields, task_id=task.id))
+    good = mut("inspection", "create", fields, entity_id=bad["entity_id"])
+    answer = push(login("inspector_a"), [bad, good])
+    assert [(r["status"], r.get("reason")) for r in answer["results"]] == [("rejected", "task_closed"),
+                                                                           ("applied", None)]
+    assert db.session.query(Inspection).filter_by(id=bad["entity_id"]).count() == 1
+    assert db.session.execute(text("SELECT count(*) FROM inspection_inspectors WHERE inspection_id = :i"),
+                              {"i": bad["entity_id"]}).scalar() == 2

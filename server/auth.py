@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, request, session
 from flask_login import current_user
 
-from server.extensions import db, login_manager
-from server.services.access import user_loading
+from server.extensions import login_manager
+from server.services import access
 from server.services.errors import Forbidden, Unauthorized
 
 _default_hasher = PasswordHasher()
@@ -62,15 +62,13 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from server.models import User
-
         try:
             uid, epoch = (int(x) for x in user_id.split(":"))
         except ValueError:
             return None
         # One statement: the areas (every scope check reads them) joined in; an owner's venues
         # are loaded when first read (access.owner_venue_ids), not for every other role.
-        user = db.session.get(User, uid, options=user_loading())
+        user = access.load_user(uid)
         if user is None or user.session_epoch != epoch or not user.active:
             return None
         return user

@@ -63,3 +63,44 @@ def test_insert_rows_reports_a_duplicate_key_as_the_engine_does(app, db):
     db.session.commit()
     assert db.session.scalar(text("SELECT device_seq FROM processed_mutations WHERE mutation_id = :m"),
                              {"m": row["mutation_id"]}) == 1
+
+
+def test_insert_rows_stores_what_the_engines_insert_stores(app, db):
+    """insert_rows (COPY on PostgreSQL; on SQLite an executemany whose parameters it makes itself)
+    stores every value as SQLAlchemy's executemany INSERT of the same dicts does, to the text:
+    JSON null and SQL NULL, naive and aware datetimes, booleans, empty and non-ASCII values."""
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import Text, cast, select
+
+    from server import database
+    from server.models import AuditEvent, ProcessedMutation
+
+    aware = datetime(2026, 11, 29, 18, 30, 5, 123456, tzinfo=timezone(timedelta(hours=8)))
+
+    def events(tag):
+        return [dict(user_id=None, role="inspector", device_id="phone-1", mutation_id=f"{tag}-{i}", action="hazard.create",
+                     entity="hazard", entity_id=f"{tag}-{i}", before=before, after=after, at=at)
+                for i, (before, after, at) in enumerate([
+                    (None, {"description": "楼道堆物", "found_on": "2026-11-27", "n": 1.5, "ok": True}, aware),
+                    ({}, [], datetime(2026, 11, 29, 10, 0)),
+                    ({"a": None}, None, aware)])]
+
+    def answers(tag):
+        return [dict(mutation_id=f"{tag}-{i}", device_id="phone-1", user_id=None, device_seq=i, payload_sha256="0" * 64,
+                     status="applied", result=result, created_at=aware) for i, result in
+                enumerate([{"status": "applied", "server": {"x": "标题", "y": None}}, None, {}])]
+
+    for model, make, key in ((AuditEvent, events, "mutation_id"), (ProcessedMutation, answers, "mutation_id")):
+        table = model.__table__
+        db.session.connection().execute(table.insert(), make("engine"))
+        database.insert_rows(table, make("ours"))
+        cols = [cast(c, Text).label(c.name) for c in table.columns if c.name != "id"]  # as stored
+        stored = {}
+        for tag in ("engine", "ours"):
+            rows = db.session.execute(select(*cols).where(table.c[key].startswith(tag)).order_by(table.c[key])).all()
+            stored[tag] = [{k: (v.replace(tag, "<tag>") if isinstance(v, str) else v) for k, v in r._asdict().items()}
+                           for r in rows]
+        assert len(stored["ours"]) == 3
+        assert stored["ours"] == stored["engine"], model.__name__
+    db.session.rollback()

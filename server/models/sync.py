@@ -138,8 +138,12 @@ class SeqAllocator:
 
     def store(self, session: Session) -> None:
         if self.value != self.start:
-            session.execute(text("UPDATE change_counter SET value = :v WHERE id = 1"), {"v": self.value})
+            # On the session's connection: a text statement needs none of the ORM's execute.
+            session.connection().execute(_STORE_COUNTER, {"v": self.value})
             self.start = self.value
+
+
+_STORE_COUNTER = text("UPDATE change_counter SET value = :v WHERE id = 1")
 
 
 def take_server_seqs(session: Session, n: int) -> int:

@@ -123,6 +123,31 @@ def user_loading() -> tuple:
     return (joinedload(User.areas), lazyload(User.venues))
 
 
+def load_user(user_id):
+    """`db.session.get(User, user_id, options=user_loading())`, the statement built once (making
+    it and its cache key cost more than running it). A user already in the session is returned by
+    `session.get` itself, as before."""
+    from server.models import User
+
+    session = db.session()
+    if session.identity_map.get(_user_key(user_id)) is not None:
+        return session.get(User, user_id, options=user_loading())
+    return session.execute(_user_query(), {"user_id": user_id}).unique().scalar_one_or_none()
+
+
+def _user_key(user_id):
+    from server.models import User
+
+    return User.__mapper__.identity_key_from_primary_key([user_id])
+
+
+@lru_cache(maxsize=1)
+def _user_query():
+    from server.models import User
+
+    return select(User).options(*user_loading()).where(User.id == bindparam("user_id"))
+
+
 def owner_venue_ids(user) -> set[str]:
     return {v.id for v in user.venues}
 

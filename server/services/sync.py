@@ -33,7 +33,8 @@ from sqlalchemy import type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import NullType
 
 from server.database import insert_rows
@@ -312,11 +313,16 @@ def push(actor, *, device_id: str, schema_version: int, mutations: list[dict]) -
 
 def _lock_counter() -> int:
     """Take the change counter's row lock for the rest of the transaction; returns its value."""
-    row = db.session.execute(text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")).first()
+    # On the session's connection (the transaction starts here): text needs none of the ORM's execute.
+    connection = db.session.connection()
+    row = connection.execute(_LOCK_COUNTER).first()
     if row is None:
-        db.session.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
+        connection.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
         return 0
     return int(row[0])
+
+
+_LOCK_COUNTER = text("UPDATE change_counter SET value = value WHERE id = 1 RETURNING value")
 
 
 # Creates whose services read only through queries (autoflush) or check this batch's unflushed
@@ -342,10 +348,13 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     session.info["batch_cache"] = batch_cache = {}
     # The rows each mutation adds, by (model, id): find_row's "created earlier in this batch?"
     session.info["pending_by_key"] = {}
+    attached: list = []  # rows insert_new_row attached to the session, in order
     try:
         with shared_calendar():
-            batch = _Batch(mutations, keep, seqs, events, batch_cache)
+            batch = _Batch(mutations, keep, seqs, events, batch_cache, attached)
             session.info["known_absent"] = batch.absent
+            if INSERT_NEW_ROWS:
+                session.info["insert_new_row"] = batch.insert_new_row
             for group in _groups(mutations, batch):
                 if len(group) > 1:
                     group_results = _judge_group(actor, device_id, group, handlers, batch)
@@ -357,12 +366,32 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
             events.write(session)
             batch.write_processed()
             seqs.store(session)
+    except BaseException:
+        # A rollback expunges the rows a flush added, not those insert_new_row attached.
+        _expunge(session, attached)
+        raise
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key"):
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key",
+                    "insert_new_row"):
             session.info.pop(key, None)
-    session.commit()
+    try:
+        session.commit()
+    except BaseException:
+        _expunge(session, attached)
+        raise
     return {"results": results, "device": status}
+
+
+@lru_cache(maxsize=16)
+def _insert(table):
+    return table.insert()
+
+
+def _expunge(session, rows) -> None:
+    for row in rows:
+        if row in session:
+            session.expunge(row)
 
 
 @event.listens_for(Session, "loaded_as_persistent")
@@ -404,11 +433,16 @@ def _among(column, name: str, postgresql: bool):
     return column.in_(bindparam(name, expanding=True))
 
 
+# New rows that later rules read as objects (an inspection) go in by Core statements and are
+# attached as stored (_Batch.insert_new_row); False: added and flushed as ORM rows (tests compare).
+INSERT_NEW_ROWS = True
+
+
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
-    def __init__(self, mutations, keep, seqs, events, cache):
-        self.keep, self.seqs, self.events, self.cache = keep, seqs, events, cache
+    def __init__(self, mutations, keep, seqs, events, cache, attached):
+        self.keep, self.seqs, self.events, self.cache, self.attached = keep, seqs, events, cache, attached
         # Which created ids are not in the database yet (a replayed create's too: the answer is
         # the same for it, and asking costs nothing more), by table.
         created: dict[type, set] = {}
@@ -437,10 +471,14 @@ class _Batch:
         self.new_processed: list[dict] = []
 
     def mark(self):
-        return (self.events.mark(), self.seqs.mark(), len(self.new_processed))
+        return (self.events.mark(), self.seqs.mark(), len(self.new_processed), len(self.attached))
 
     def reset(self, mark) -> None:
-        events, seqs, processed = mark
+        events, seqs, processed, attached = mark
+        # A savepoint's rollback expunges the rows its flushes added; those insert_new_row
+        # attached are expunged here (their rows are gone with the savepoint).
+        _expunge(db.session(), self.attached[attached:])
+        del self.attached[attached:]
         self.cache.clear()
         self.events.reset(events)
         self.seqs.reset(seqs)
@@ -453,6 +491,49 @@ class _Batch:
                                        device_seq=m.get("device_seq"), payload_sha256=digest,
                                        status=result["status"], result=result, created_at=utcnow()))
         self.processed[m["mutation_id"]] = _Stored(digest, result)
+
+    def insert_new_row(self, model, values: dict, collections: dict):
+        """Store a new `model` row with these column values and its many-to-many `collections`
+        ({relationship: rows}) by Core statements, and attach it to the session as a flush would
+        leave it: persistent, its values committed, server_seq the next number, version 1. Later
+        changes to it flush as usual. None (nothing done) if the model has insert events or
+        defaults a Core insert would skip: the caller adds and flushes the object instead.
+
+        For a row later rules read as an object (an inspection: its item results and hazards),
+        where a unit of work for the one row costs more than the rules."""
+        try:
+            params, row = _complete_row(model, values)
+        except TypeError:
+            return None
+        mapper = sa_inspect(model)
+        links = []
+        for name, children in collections.items():
+            prop = mapper.relationships[name]
+            if prop.secondary is None:
+                return None
+            parent = {secondary.key: row[mapper.get_property_by_column(column).key]
+                      for column, secondary in prop.synchronize_pairs}
+            child_keys = [(secondary.key, prop.mapper.get_property_by_column(column).key)
+                          for column, secondary in prop.secondary_synchronize_pairs]
+            links.append((prop.secondary, [dict(parent, **{key: getattr(child, attr) for key, attr in child_keys})
+                                           for child in children]))
+        params["server_seq"] = row["server_seq"] = self.seqs.take(1)
+        params["version"] = row["version"] = 1
+        # INSERTs, not insert_rows: for one row and its few links COPY costs more (PostgreSQL).
+        connection = db.session.connection()
+        connection.execute(_insert(model.__table__), params)
+        for table, rows in links:
+            if rows:
+                connection.execute(_insert(table), rows)
+        obj = model(**row)
+        make_transient_to_detached(obj)
+        session = db.session()
+        session.add(obj)
+        for name, children in collections.items():
+            set_committed_value(obj, name, list(children))
+        self.keep.append(obj)
+        self.attached.append(obj)
+        return obj
 
     def write_processed(self) -> None:
         # Core on the session's connection: the same rows as the ORM's bulk insert, less machinery.
@@ -487,7 +568,8 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
 
     Item results and hazards go through their services' rules without ORM rows (`BULK_CREATES`)
     and are inserted with one Core statement per run of one entity (`_BulkRows`); an inspection
-    goes through its handler and a flush, as on the one-by-one path."""
+    goes through its handler, as on the one-by-one path (which stores it by `insert_new_row`),
+    and a flush for any change its rules made after (a task taken over)."""
     mark = batch.mark()
     savepoint = db.session.begin_nested()
     bulk = _BulkRows(batch)

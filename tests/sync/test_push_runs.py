@@ -200,7 +200,8 @@ def _push_both_ways(login, db, monkeypatch, build, paths=("bulk", "one_by_one"))
     a flush each). Returns, per path, the answers, the rows as stored, the audit events and the
     stored answers, with ids, server_seq and timestamps normalised; and the entities of the runs the
     bulk path applied and kept. (Path "bulk_by_insert": the bulk path with its rows written by
-    executemany INSERTs, where PostgreSQL has COPY.)"""
+    executemany INSERTs, where PostgreSQL has COPY; "orm_inspection": a new inspection added and
+    flushed as an ORM row, not inserted by Core and attached.)"""
     from sqlalchemy import Text, cast
 
     from server import database
@@ -219,6 +220,8 @@ def _push_both_ways(login, db, monkeypatch, build, paths=("bulk", "one_by_one"))
                 patch.setattr(sync, "GROUPABLE_CREATES", frozenset())
             elif path == "bulk_by_insert":
                 patch.setattr(database, "COPY_ROWS", False)
+            elif path == "orm_inspection":
+                patch.setattr(sync, "INSERT_NEW_ROWS", False)
             else:
                 real = sync._judge_group
 
@@ -361,3 +364,111 @@ def test_an_inspection_that_takes_over_a_planned_task_numbers_rows_like_one_by_o
         others += [r.server_seq for r in db.session.scalars(select(Hazard).where(Hazard.inspection_id == inspection.id))]
         assert sorted([task.server_seq, inspection.server_seq]) == [min(others) - 2, min(others) - 1]
         assert sorted(others) == list(range(min(others), min(others) + 5))
+
+
+def test_an_inspection_inserted_by_core_is_stored_and_answered_like_an_orm_flush(login, world, template, db,
+                                                                                monkeypatch):
+    """Inside a push a new inspection and its inspector links go in by Core and the object is
+    attached as stored: the same answers, rows, audit events (inspector list included) and stored
+    answers as adding and flushing the ORM row, with and without a planned task to take over."""
+    from datetime import date
+
+    from sqlalchemy import select as sa_select
+
+    from server.models import inspection_inspectors
+    from server.services import tasks
+
+    photo = factories.blob()
+    seen, _ = _push_both_ways(login, db, monkeypatch, lambda: _rich_batch(world, photo),
+                              paths=("bulk", "orm_inspection"))
+    assert seen["bulk"] == seen["orm_inspection"]
+    assert [r["status"] for r in seen["bulk"]["answers"]] == ["applied"] * len(seen["bulk"]["answers"])
+
+    def with_task():
+        tasks.create_task(world.users["supervisor_a"], venue_id=world.venue_a.id, due_date=date(2026, 12, 1),
+                          assignee_ids=[world.users["inspector_a"].id])
+        return field_batch(world)
+
+    seen, _ = _push_both_ways(login, db, monkeypatch, with_task, paths=("bulk", "orm_inspection", "one_by_one"))
+    # Each push takes over its own task, and the flush numbers the task and the inspection in the
+    # order of the session's dirty set (see the test above): both left out of the comparison.
+    assert all(seen[path]["rows"][0]["task_id"] is not None and seen[path]["rows"][0]["version"] == 2
+               for path in seen)
+    assert _without(seen["bulk"], ("task_id", "server_seq")) == _without(seen["orm_inspection"], ("task_id", "server_seq"))
+    assert _without(seen["bulk"], ("task_id", "server_seq")) == _without(seen["one_by_one"], ("task_id", "server_seq"))
+    links = db.session.execute(sa_select(inspection_inspectors.c.inspection_id, inspection_inspectors.c.user_id)).all()
+    per_inspection = {}
+    for inspection_id, user_id in links:
+        per_inspection.setdefault(inspection_id, set()).add(user_id)
+    expected = {world.users["inspector_a"].id, world.users["inspector_a2"].id}
+    assert len(per_inspection) == 5 and all(users == expected for users in per_inspection.values())
+
+
+def _without(value, keys):
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, (list, tuple)):
+        return [_without(v, keys) for v in value]
+    return value
+
+
+def test_a_run_rolled_back_forgets_the_inspection_it_attached(login, world, template, db, monkeypatch):
+    """A run whose inspection went in by Core and which then falls back to one by one (a later
+    create of the run is refused) must not find that inspection in the session: it is applied
+    again, once, and stored once."""
+    batch = field_batch(world, lambda iid: mut("hazard", "create", {"inspection_id": iid, "item_code": "EXIT-1"}))
+    answer = push(login("inspector_a"), batch)
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 6 + ["rejected"]
+    assert db.session.query(Inspection).filter_by(id=batch[0]["entity_id"]).count() == 1
+    assert db.session.execute(text("SELECT count(*) FROM inspection_inspectors WHERE inspection_id = :i"),
+                              {"i": batch[0]["entity_id"]}).scalar() == 2
+
+
+def test_a_batch_retried_after_an_integrity_error_applies_its_inspection_again(login, world, template, db,
+                                                                               monkeypatch):
+    """push retries the whole batch after an IntegrityError (a concurrent first counter row): the
+    inspection the failed attempt inserted by Core and attached is forgotten with the rollback."""
+    from sqlalchemy.exc import IntegrityError
+
+    from server.services import sync
+
+    real = sync._record_device
+    failures, held = [], []
+
+    def record_device_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            # The rows stay referenced (as a traceback or a cycle can keep them) past the rollback.
+            held.extend(db.session.info["keep_alive"])
+            raise IntegrityError("INSERT INTO devices", {}, Exception("duplicate key"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_record_device", record_device_once)
+    batch = field_batch(world)
+    answer = push(login("inspector_a"), batch)
+    assert failures == [1]
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 6
+    assert db.session.query(Inspection).filter_by(id=batch[0]["entity_id"]).count() == 1
+
+
+def test_an_inspection_refused_after_it_was_inserted_leaves_its_id_free_in_the_same_batch(login, world, template,
+                                                                                         db):
+    """start_inspection inserts the row, then refuses a cancelled task: the savepoint goes and the
+    attached object with it, so a second create of the same id in the batch is applied, not
+    answered entity_exists (and the row and its inspectors are stored once)."""
+    from datetime import date
+
+    from server.services import tasks
+
+    task = tasks.create_task(world.users["supervisor_a"], venue_id=world.venue_a.id, due_date=date(2026, 12, 1),
+                             assignee_ids=[world.users["inspector_a"].id])
+    tasks.cancel_task(world.users["supervisor_a"], task.id, reason="改期")
+    fields = {"venue_id": world.venue_a.id, "kind": "routine", "inspector_ids": [world.users["inspector_a2"].id]}
+    bad = mut("inspection", "create", dict(fields, task_id=task.id))
+    good = mut("inspection", "create", fields, entity_id=bad["entity_id"])
+    answer = push(login("inspector_a"), [bad, good])
+    assert [(r["status"], r.get("reason")) for r in answer["results"]] == [("rejected", "task_closed"),
+                                                                           ("applied", None)]
+    assert db.session.query(Inspection).filter_by(id=bad["entity_id"]).count() == 1
+    assert db.session.execute(text("SELECT count(*) FROM inspection_inspectors WHERE inspection_id = :i"),
+                              {"i": bad["entity_id"]}).scalar() == 2

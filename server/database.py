@@ -157,13 +157,14 @@ def _copy_plan(table, keys: tuple, dialect, encoding: str) -> tuple:
     wraps the value in psycopg's `Json`, whose dumper then runs the same serializer (the engine's
     `json_serializer`, set on every connection) and encodes its text as UTF-8; handing COPY that
     text sends the same bytes without a wrapper and a dumper lookup per value (~276 values a push
-    batch). Only where the connection's encoding is UTF-8 too (psycopg encodes a str in it)."""
+    batch). Only for the generic JSON type (JSONB, or a subclass, keeps its own processor) and where
+    the connection's encoding is UTF-8 too (psycopg encodes a str in it)."""
     plan = _copy_plans.get((table, keys, encoding))
     if plan is None:
         columns = [table.c[key] for key in keys]
         serializer = dialect._json_serializer
         procs = tuple(column.type._make_bind_processor(None, serializer)
-                      if isinstance(column.type, sqltypes.JSON) and serializer is not None and encoding == "utf-8"
+                      if type(column.type) is sqltypes.JSON and serializer is not None and encoding == "utf-8"
                       else column.type._cached_bind_processor(dialect) for column in columns)
         names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
         statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"

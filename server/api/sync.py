@@ -65,14 +65,15 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def _load_plain_push(data) -> dict | None:
-    """PushSchema's result for a body with nothing marshmallow would refuse or convert; else None."""
+    """PushSchema's result for a body with nothing marshmallow would refuse or convert; else None.
+    (A `_LoadedPush`: it also carries the mutations as the view hands them to sync.push.)"""
     if type(data) is not dict or data.keys() != _PUSH_KEYS:
         return None
     device_id, version, mutations = data["device_id"], data["schema_version"], data["mutations"]
     if (type(device_id) is not str or not _DEVICE_ID_RE.fullmatch(device_id) or type(version) is not int
             or type(mutations) is not list):
         return None
-    out = []
+    out, plain = [], []
     for m in mutations:
         if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not all(k in m for k in _MUTATION_REQUIRED):
             return None
@@ -108,7 +109,20 @@ def _load_plain_push(data) -> dict | None:
         out.append({"mutation_id": uuid.UUID(mid), "device_seq": seq, "entity": entity, "entity_id": uuid.UUID(eid),
                     "op": op, "base_version": base, "fields": body, "blob_hashes": hashes,
                     "client_observed_at": observed})
-    return {"device_id": device_id, "schema_version": version, "mutations": out}
+        # _plain() of that dict, from the text it was read from (canonical UUIDs: str() gives them back)
+        plain.append({"mutation_id": mid, "device_seq": seq, "entity": entity, "entity_id": eid, "op": op,
+                      "base_version": base, "fields": body, "blob_hashes": hashes,
+                      "client_observed_at": None if observed is None else observed.isoformat()})
+    return _LoadedPush({"device_id": device_id, "schema_version": version, "mutations": out}, plain)
+
+
+class _LoadedPush(dict):
+    """PushSchema's result, read directly: the same dict, with the mutations as `_plain` gives them
+    (`plain`), so the view does not turn the UUIDs it was just given back into text."""
+
+    def __init__(self, data: dict, plain: list[dict]):
+        super().__init__(data)
+        self.plain = plain
 
 
 _ABSENT = object()
@@ -270,8 +284,9 @@ class Push(MethodView):
         """Apply a batch of mutations. Always 200 with one result per mutation:
         `applied | duplicate | conflict | rejected | retry`. Non-2xx only when the batch as a whole
         cannot be judged (401 not logged in, 413 too many mutations, 426 old schema, 5xx)."""
+        mutations = args.plain if type(args) is _LoadedPush else [_plain(m) for m in args["mutations"]]
         answer = sync.push(require_user(), device_id=args["device_id"], schema_version=args["schema_version"],
-                           mutations=[_plain(m) for m in args["mutations"]])
+                           mutations=mutations)
         return _json_response(_PUSH_RESULT.dump(answer))
 
 

@@ -262,12 +262,27 @@ def _snapshot_dumper(row) -> dict:
 
 def payload_sha256(m: dict) -> str:
     body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
-    return hashlib.sha256(_PAYLOAD_JSON.encode(body).encode()).hexdigest()
+    return hashlib.sha256("".join(_payload_json(body, 0)).encode()).hexdigest()
 
 
 # What json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 # builds on every call: the stored digests depend on these exact bytes.
 _PAYLOAD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _payload_encoder():
+    """The C encoder JSONEncoder.encode makes on every call (about half of a digest's cost), made
+    once with the same settings. Without the circular-reference check: a payload is parsed JSON,
+    which cannot refer to itself (one that did would raise RecursionError instead of ValueError)."""
+    make = json.encoder.c_make_encoder
+    if make is None:  # no C accelerator: JSONEncoder's own way
+        return lambda body, _level: (_PAYLOAD_JSON.encode(body),)
+    enc = _PAYLOAD_JSON
+    return make(None, enc.default, json.encoder.encode_basestring, enc.indent, enc.key_separator,
+                enc.item_separator, enc.sort_keys, enc.skipkeys, enc.allow_nan)
+
+
+_payload_json = _payload_encoder()
 
 
 def _same(server_value, incoming) -> bool:

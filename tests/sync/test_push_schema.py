@@ -44,6 +44,22 @@ def test_plain_body_is_read_directly_with_marshmallows_result():
     assert list(PushSchema().load(data)["mutations"][2]) == list(marshmallow_load(data)["mutations"][2])
 
 
+def test_a_body_read_directly_carries_its_mutations_as_the_view_hands_them_on():
+    """The view passes `plain` to sync.push instead of `_plain` of each loaded mutation: the same
+    dicts, keys in the same order, the same objects for fields and blob hashes."""
+    from server.api.sync import _plain
+
+    data = body()
+    loaded = _load_plain_push(data)
+    expected = [_plain(m) for m in marshmallow_load(data)["mutations"]]
+    assert loaded.plain == expected
+    assert [list(m) for m in loaded.plain] == [list(m) for m in expected]
+    assert [list(m) for m in loaded.plain] == [list(_plain(m)) for m in loaded["mutations"]]
+    assert all(p["fields"] is m["fields"] and p["blob_hashes"] is m["blob_hashes"]
+               for p, m in zip(loaded.plain, loaded["mutations"]))
+    assert loaded.plain[1]["client_observed_at"] == "2026-11-28T01:41:07.123000+00:00"
+
+
 VARIANTS = [
     ("device_id", None), ("device_id", "short"), ("device_id", 12345678), ("device_id", "bad device id!"),
     ("schema_version", "1"), ("schema_version", True), ("schema_version", 1.0), ("schema_version", None),
@@ -202,3 +218,16 @@ def test_payload_digest_is_that_of_the_canonical_json():
         raw = json.dumps({k: m.get(k) for k in keys}, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                          default=str)
         assert payload_sha256(m) == hashlib.sha256(raw.encode()).hexdigest()
+
+
+def test_the_view_hands_on_a_directly_read_body_without_converting_it_again(login, world, db, monkeypatch):
+    """A body read directly reaches sync.push as its `plain` mutations (no `_plain` per mutation)."""
+    from server.api import sync as api_sync
+    from tests.sync.helpers import inspection_batch, push
+
+    def no_plain(m):
+        raise AssertionError("_plain called for a body read directly")
+
+    monkeypatch.setattr(api_sync, "_plain", no_plain)
+    answer = push(login("inspector_a"), inspection_batch(world, n_hazards=1))
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 2

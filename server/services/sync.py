@@ -29,7 +29,7 @@ import orjson
 from marshmallow import fields as ma_fields
 from sqlalchemy import (JSON, Date, String, Text, any_, bindparam, cast, event, func, literal, literal_column, null,
                         select, text)
-from sqlalchemy import type_coerce, union_all
+from sqlalchemy import true, type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -431,21 +431,30 @@ def _lookup_query(models: tuple, postgresql: bool):
     """(t, key, payload_sha256, result) rows: t = -1 for each stored answer among the
     `mutation_ids`, t = i for each id among `ids_<i>` that `models[i]` has. Built once per
     combination of tables (a batch's statement cost more to make than to run)."""
-    stored = select(literal(-1).label("t"), ProcessedMutation.mutation_id.label("key"),
-                    ProcessedMutation.payload_sha256, ProcessedMutation.result)
-    branches = [stored.where(_among(ProcessedMutation.mutation_id, "mutation_ids", postgresql))]
+    stored = (ProcessedMutation.mutation_id, ProcessedMutation.payload_sha256, ProcessedMutation.result)
+    branches = [_select_among(stored, "mutation_ids", postgresql, lambda c: (literal(-1).label("t"), *c))]
     for i, model in enumerate(models):
-        branches.append(select(literal(i), model.id, null(), null()).where(_among(model.id, f"ids_{i}", postgresql)))
+        branches.append(_select_among((model.id,), f"ids_{i}", postgresql,
+                                      lambda c, i=i: (literal(i), c[0], null(), null())))
     return union_all(*branches)
 
 
-def _among(column, name: str, postgresql: bool):
-    """`column IN (the list parameter name)`. PostgreSQL: `= ANY(array)`, one parameter, so the
-    statement's text is the same for any number of ids (an IN list renders a placeholder per id
-    on every call, which psycopg then parses)."""
-    if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
+def _select_among(columns: tuple, name: str, postgresql: bool, shape):
+    """SELECT shape(columns) for the rows whose key (columns[0], unique) is in the list
+    parameter `name`.
+
+    SQLite: `key IN (…)`. PostgreSQL: one probe of the key's index per listed key (a lateral
+    subquery over `unnest(array)`), whatever the table's statistics say: with `key = ANY(array)`
+    the planner scans a table it still believes small (one that grew since autovacuum last
+    analysed it, as every table of a new deployment does) from end to end on every push. The
+    array is one parameter, so the statement's text is the same for any number of keys."""
+    key = columns[0]
+    if not postgresql:
+        return select(*shape(columns)).where(key.in_(bindparam(name, expanding=True)))
+    keys = func.unnest(bindparam(name, type_=ARRAY(key.type))).table_valued("key").render_derived()
+    # LIMIT 1 keeps the subquery from being pulled up into a join the planner may hash.
+    row = select(*columns).where(key == keys.c.key).limit(literal_column("1")).lateral()
+    return select(*shape(tuple(row.c[c.key] for c in columns))).select_from(keys).join(row, true())
 
 
 # New rows that later rules read as objects (an inspection) go in by Core statements and are

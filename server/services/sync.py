@@ -261,7 +261,8 @@ def _snapshot_dumper(row) -> dict:
 
 
 def payload_sha256(m: dict) -> str:
-    body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
+    body = {"entity": m.get("entity"), "entity_id": m.get("entity_id"), "op": m.get("op"),
+            "base_version": m.get("base_version"), "fields": m.get("fields"), "blob_hashes": m.get("blob_hashes")}
     return hashlib.sha256("".join(_payload_json(body, 0)).encode()).hexdigest()
 
 
@@ -596,7 +597,7 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
     and a flush for any change its rules made after (a task taken over)."""
     mark = batch.mark()
     savepoint = db.session.begin_nested()
-    bulk = _BulkRows(batch)
+    bulk = _BulkRows(batch, actor)
     try:
         rows = []
         for m in group:
@@ -611,7 +612,7 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
             token = audit.current_mutation.set(m["mutation_id"])
             try:
                 if build is not None:
-                    rows.append(bulk.add(actor, entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
+                    rows.append(bulk.add(entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
                 else:
                     rows.append(handlers[(entity, "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
                     db.session.flush()  # as _apply does: its rows take their server_seq now, in mutation order
@@ -657,8 +658,11 @@ class _BulkRows:
     ORM rows with the same values would store them (column defaults where a value is None,
     `server_seq` in mutation order, version 1, one audit event each with the row as stored)."""
 
-    def __init__(self, batch: _Batch):
+    def __init__(self, batch: _Batch, actor):
         self.batch = batch
+        # What every audit event of the push has in common (one actor and device per push).
+        self.event = dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
+                          device_id=audit.current_device.get())
         self.model = None
         self.rows: list[dict] = []
         self.ids: set = set()
@@ -667,17 +671,16 @@ class _BulkRows:
     def holds(self, model, row_id) -> bool:
         return (model, row_id) in self.ids
 
-    def add(self, actor, entity, model, values: dict) -> _NewRow:
+    def add(self, entity, model, values: dict) -> _NewRow:
         params, row = _complete_row(model, values)
         params["server_seq"] = row["server_seq"] = self.batch.seqs.take(1)
         params["version"] = row["version"] = 1
         self.model = model
         self.rows.append(params)
         self.ids.add((model, row["id"]))
-        self.batch.events.append(dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
-                                      device_id=audit.current_device.get(), mutation_id=audit.current_mutation.get(),
-                                      action=f"{entity}.create", entity=entity, entity_id=str(row["id"]),
-                                      before=None, after=_snapshot_values(model, row)))
+        self.batch.events.append(dict(self.event, mutation_id=audit.current_mutation.get(), action=f"{entity}.create",
+                                      entity=entity, entity_id=str(row["id"]), before=None,
+                                      after=_snapshot_values(model, row)))
         return _NewRow(row)
 
     def write(self) -> None:
@@ -699,28 +702,45 @@ class _BulkRows:
         self.batch.absent.update(self.written)
 
 
-_row_plans: dict = {}
+_row_plans: dict = {}  # (model, the given attributes in order) -> _RowPlan
 
 
-def _row_plan(model) -> tuple[frozenset, list[tuple]]:
-    """The column attributes, and (attribute, column key, default, None is a value) per column,
-    as the ORM's insert sees them."""
-    plan = _row_plans.get(model)
-    if plan is None:
+class _RowPlan:
+    """How `_complete_row` completes the values of `model` given these attributes, worked out
+    once per model and set of given attributes (a run's rows all have the same): the given ones
+    that take a default when None, and what every column not given gets."""
+
+    __slots__ = ("fill_none", "constants", "calls", "nulls")
+
+    def __init__(self, model, given: tuple):
         mapper = sa_inspect(model)
         if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
             # A hook a Core insert would skip: such a model's runs go one by one (the caller falls back).
             raise TypeError(f"{model.__name__} has insert events the bulk insert would not run")
-        plan = []
+        unknown = set(given) - {prop.key for prop in mapper.column_attrs}
+        if unknown:
+            raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
+        fill_none, constants, calls, nulls = [], {}, [], {}
         for prop in mapper.column_attrs:
             column = prop.columns[0]
             default = column.default
             if column.server_default is not None or (default is not None and not (default.is_scalar
                                                                                   or default.is_callable)):
                 raise TypeError(f"{model.__name__}.{prop.key}: a default the bulk insert cannot compute")
-            plan.append((prop.key, column.key, default, bool(getattr(column.type, "should_evaluate_none", False))))
-        plan = _row_plans[model] = (frozenset(attr for attr, *_ in plan), plan)
-    return plan
+            if column.key != prop.key:  # parameters are keyed by column, values by attribute
+                raise TypeError(f"{model.__name__}.{prop.key}: mapped to column {column.key}")
+            none_is_value = bool(getattr(column.type, "should_evaluate_none", False))
+            if prop.key in given:
+                if default is not None and not none_is_value:  # a JSON column keeps a None given as JSON null
+                    fill_none.append((prop.key, default))
+            elif default is None:
+                # Not given, no default: NULL, and a JSON column is left out of the INSERT (else JSON null).
+                (nulls if none_is_value else constants)[prop.key] = None
+            elif default.is_scalar:
+                constants[prop.key] = default.arg
+            else:
+                calls.append((prop.key, default.arg))
+        self.fill_none, self.constants, self.calls, self.nulls = tuple(fill_none), constants, tuple(calls), nulls
 
 
 def _complete_row(model, values: dict) -> tuple[dict, dict]:
@@ -729,31 +749,26 @@ def _complete_row(model, values: dict) -> tuple[dict, dict]:
     As the ORM does: a value that is None or missing takes the column's default where it has one;
     a JSON column stores a None it was given as JSON null, and one it was not given (with no
     default) is left out of the INSERT, so it is SQL NULL (read back as None)."""
-    attrs, plan = _row_plan(model)
-    unknown = values.keys() - attrs
-    if unknown:
-        raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
-    params, row = {}, {}
-    for attr, key, default, none_is_value in plan:
-        value = values.get(attr)
-        if value is None and not (none_is_value and attr in values):
-            if default is not None:
-                value = default.arg if default.is_scalar else default.arg(None)
-            elif none_is_value:
-                row[attr] = None
-                continue
-        params[key] = row[attr] = value
+    given = tuple(values)
+    plan = _row_plans.get((model, given))
+    if plan is None:
+        plan = _row_plans[(model, given)] = _RowPlan(model, given)
+    params = dict(values)
+    for attr, default in plan.fill_none:
+        if params[attr] is None:
+            params[attr] = default.arg if default.is_scalar else default.arg(None)
+    params.update(plan.constants)
+    for attr, make in plan.calls:
+        params[attr] = make(None)
+    row = dict(params)
+    row.update(plan.nulls)
     return params, row
 
 
 def _snapshot_values(model, values: dict) -> dict:
     """audit.snapshot of the row these values make (the same keys and JSON-safe values)."""
     as_is, jsonable = audit._AS_IS, audit.jsonable
-    out = {}
-    for key in _snapshot_keys(model):
-        value = values[key]
-        out[key] = value if type(value) in as_is else jsonable(value)
-    return out
+    return {key: value if type(value := values[key]) in as_is else jsonable(value) for key in _snapshot_keys(model)}
 
 
 def _snapshot_keys(model) -> tuple:

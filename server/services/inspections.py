@@ -55,33 +55,44 @@ def add_working_days(start: date, days: int) -> date:
     return calendar_add(start, days)
 
 
-def _parse_value(column_type, key: str, value):
-    if value is None or not isinstance(value, str):
-        return value
+def _parse_value(kind, key: str, value: str):
     try:
-        if isinstance(column_type, SADate):
+        if kind is date:
             return date.fromisoformat(value[:10])
-        if isinstance(column_type, SADateTime) or getattr(column_type, "impl", None) is not None and \
-                isinstance(column_type.impl, SADateTime):
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     except ValueError:
         raise BadInput("field_value_invalid", fields={key: ["invalid date/time"]}, field=key) from None
-    return value
 
 
 def coerce_fields(model, fields: dict) -> dict:
     """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values."""
-    types = _column_types.get(model)
-    if types is None:  # a mapping's columns are fixed once it is configured
-        types = _column_types[model] = {key: column.type for key, column in sa_inspect(model).columns.items()}
-    out = {}
+    kinds = _time_columns.get(model)
+    if kinds is None:  # a mapping's columns are fixed once it is configured
+        kinds = _time_columns[model] = _time_kinds(model)
+    out = dict(fields)
     for key, value in fields.items():
-        out[key] = _parse_value(types[key], key, value) if key in types and isinstance(value, str) else value
+        kind = kinds.get(key)
+        if kind is not None and isinstance(value, str):
+            out[key] = _parse_value(kind, key, value)
     return out
 
 
-_column_types: dict = {}
+def _time_kinds(model) -> dict:
+    """{attribute: date or datetime} for the model's Date and DateTime columns (a type decorator's
+    by its impl): the only columns whose strings coerce_fields parses, looked up once per model."""
+    kinds = {}
+    for key, column in sa_inspect(model).columns.items():
+        column_type = column.type
+        if isinstance(column_type, SADate):
+            kinds[key] = date
+        elif isinstance(column_type, SADateTime) or getattr(column_type, "impl", None) is not None and \
+                isinstance(column_type.impl, SADateTime):
+            kinds[key] = datetime
+    return kinds
+
+
+_time_columns: dict = {}
 
 
 def reject_fields(fields: dict, allowed, reason: str = "field_not_editable") -> None:

@@ -603,7 +603,10 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
         for m in group:
             entity = m["entity"]
             model = SYNC_ENTITIES[entity]
-            if bulk.holds(model, m["entity_id"]) or find_row(model, m["entity_id"]) is not None:
+            # An id already stored or created earlier in the batch is refused by the create's own
+            # rules (check_new_id: id_taken), which sends the run one by one like any refusal; only
+            # the rows of this run not inserted yet are beyond its sight.
+            if bulk.holds(model, m["entity_id"]):
                 raise _NotPlain()
             build = BULK_CREATES.get(entity)
             if build is None or bulk.model not in (None, model):

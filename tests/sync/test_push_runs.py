@@ -313,6 +313,33 @@ def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_on
     assert seen["bulk"] == seen["one_by_one"]
 
 
+def test_runs_of_creates_of_stored_ids_answer_like_one_by_one(login, world, template, db, monkeypatch):
+    """Runs of creates (of every entity a run holds) whose ids are stored already, by an earlier run
+    of the same batch or by an earlier push: each create's own rules refuse the id, which sends its
+    run one by one (duplicate for the same content, entity_exists for another), as judged alone."""
+    import uuid
+
+    def again(m, **changes):
+        return dict(m, mutation_id=str(uuid.uuid4()), fields=dict(m["fields"], **changes))
+
+    def build():
+        earlier = field_batch(world)
+        assert [r["status"] for r in push(login("inspector_a"), earlier)["results"]] == ["applied"] * 6
+        batch = field_batch(world)
+        update = lambda location, version: mut("hazard", "update", {"location": location},  # noqa: E731
+                                               entity_id=batch[5]["entity_id"], base_version=version)
+        return [*batch, update("二楼", 1),
+                again(batch[0]), again(batch[1], result="na"), again(batch[4]), update("三楼", 2),
+                again(earlier[0], lat=30.0), again(earlier[2]), again(earlier[5], description="另一处")]
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert [(r["status"], r.get("reason")) for r in seen["bulk"]["answers"]] == [("applied", None)] * 7 + [
+        ("duplicate", None), ("rejected", "entity_exists"), ("duplicate", None), ("applied", None),
+        ("rejected", "entity_exists"), ("duplicate", None), ("rejected", "entity_exists")]
+    assert kept == ["inspection", "item_result", "item_result", "item_result", "hazard", "hazard"]  # the first run
+    assert seen["bulk"] == seen["one_by_one"]
+
+
 def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, template, db, monkeypatch):
     """A Core insert would skip mapper insert events: a model that has any goes the ORM way."""
     from sqlalchemy import event

@@ -55,7 +55,8 @@ class PushSchema(StrictSchema):
 _PUSH_KEYS = frozenset(("device_id", "schema_version", "mutations"))
 _MUTATION_KEYS = frozenset(("mutation_id", "device_seq", "entity", "entity_id", "op", "base_version", "fields",
                             "blob_hashes", "client_observed_at"))
-_MUTATION_REQUIRED = ("mutation_id", "device_seq", "entity", "entity_id", "op")
+_MUTATION_REQUIRED = frozenset(("mutation_id", "device_seq", "entity", "entity_id", "op"))
+_STR_ONLY = frozenset((str,))
 _ENTITIES = frozenset(SYNC_ENTITIES)
 # Canonical (lowercase, hyphenated) UUIDs only: marshmallow takes other spellings too, they go its way.
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -75,7 +76,8 @@ def _load_plain_push(data) -> dict | None:
         return None
     out, plain = [], []
     for m in mutations:
-        if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not all(k in m for k in _MUTATION_REQUIRED):
+        # Set comparisons and the key types collected by map(type, …): C loops, no generator per mutation.
+        if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not m.keys() >= _MUTATION_REQUIRED:
             return None
         mid, seq, entity, eid, op = (m["mutation_id"], m["device_seq"], m["entity"], m["entity_id"], m["op"])
         base = m.get("base_version")
@@ -96,13 +98,14 @@ def _load_plain_push(data) -> dict | None:
                 return None
         if body is _ABSENT:
             body = {}
-        elif type(body) is not dict or not all(type(k) is str for k in body):
+        elif type(body) is not dict or not set(map(type, body)) <= _STR_ONLY:
             return None
         else:
             body = dict(body)
         if hashes is _ABSENT:
             hashes = []
-        elif type(hashes) is not list or not all(type(h) is str and _SHA256_RE.fullmatch(h) for h in hashes):
+        elif type(hashes) is not list or (hashes  # mostly empty: no generator for it
+                                          and not all(type(h) is str and _SHA256_RE.fullmatch(h) for h in hashes)):
             return None
         else:
             hashes = list(hashes)

@@ -127,16 +127,37 @@ def _compile(schema, model=None):
     """A fast dumper with exactly the schema's output: plain attributes are read directly,
     dates formatted as marshmallow's ISO default, every other field through its own serialize.
     For a row of `model`, a loaded column is read from the instance dict (what its attribute
-    returns; an unloaded one goes through the attribute, which loads it); a `_NewRow` (a push's
-    bulk insert) holds its values in its dict too."""
+    returns; an unloaded one goes through the attribute, which loads it). A `_NewRow` (a push's
+    bulk insert) holds every column's value in its dict, and its dates and datetimes are taken as
+    its audit snapshot wrote them (audit.jsonable: the same isoformat()), not formatted again."""
     plan = _plan(schema)
     columns = {prop.key for prop in sa_inspect(model).column_attrs} if model is not None else set()
     direct = [(key, attr, how, field, attr in columns and how != "field") for key, attr, how, field in plan]
+    snapshot = set(_snapshot_keys(model)) if model is not None else set()
+    new_row = [(key, attr, "written" if column and how in ("date", "datetime") and attr in snapshot else how, field,
+                column) for key, attr, how, field, column in direct]
     no_values: dict = {}
 
-    def dump_row(obj) -> dict:
+    def dump_new_row(obj) -> dict:
+        values, written = obj.__dict__, obj.snapshot
         out = {}
-        values = obj.__dict__ if type(obj) is model or type(obj) is _NewRow else no_values
+        for key, attr, how, field, column in new_row:
+            if how == "written":
+                value = written[attr]
+            elif how == "field":
+                value = field.serialize(attr, obj, accessor=schema.get_attribute)
+            else:
+                value = values[attr] if column else getattr(obj, attr, None)
+                if value is not None and how is not None:
+                    value = float(value) if how == "float" else value.isoformat()
+            out[key] = value
+        return out
+
+    def dump_row(obj) -> dict:
+        if type(obj) is _NewRow:
+            return dump_new_row(obj)
+        out = {}
+        values = obj.__dict__ if type(obj) is model else no_values
         for key, attr, how, field, column in direct:
             if how == "field":
                 value = field.serialize(attr, obj, accessor=schema.get_attribute)
@@ -650,10 +671,14 @@ BULK_CREATES = _bulk_creates()
 
 
 class _NewRow:
-    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps)."""
+    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps), and
+    `snapshot`, the audit event's view of it (`_snapshot_values`)."""
 
-    def __init__(self, values: dict):
+    __slots__ = ("__dict__", "snapshot")  # the snapshot beside the values, not among them
+
+    def __init__(self, values: dict, snapshot: dict):
         self.__dict__.update(values)
+        self.snapshot = snapshot
 
 
 class _BulkRows:
@@ -681,10 +706,10 @@ class _BulkRows:
         self.model = model
         self.rows.append(params)
         self.ids.add((model, row["id"]))
+        after = _snapshot_values(model, row)
         self.batch.events.append(dict(self.event, mutation_id=audit.current_mutation.get(), action=f"{entity}.create",
-                                      entity=entity, entity_id=str(row["id"]), before=None,
-                                      after=_snapshot_values(model, row)))
-        return _NewRow(row)
+                                      entity=entity, entity_id=str(row["id"]), before=None, after=after))
+        return _NewRow(row, after)
 
     def write(self) -> None:
         if not self.rows:

@@ -340,6 +340,32 @@ def test_runs_of_creates_of_stored_ids_answer_like_one_by_one(login, world, temp
     assert seen["bulk"] == seen["one_by_one"]
 
 
+@pytest.mark.parametrize("entity", ["hazard", "item_result"])
+def test_a_bulk_row_answers_with_the_schemas_dump_of_its_values(app, entity):
+    """A bulk-inserted row's answer takes its dates and datetimes from its audit snapshot, not
+    formatted again: the same as the schema's general dump of the same values (aware, other-zone
+    and naive datetimes, dates, None, JSON values)."""
+    from datetime import date, datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from server.services import sync
+
+    model = {"hazard": Hazard, "item_result": ItemResult}[entity]
+    values = {"hazard": dict(id="h-1", venue_id="v-1", description="楼道堆物", found_on=date(2026, 11, 27),
+                             deadline=date(2026, 12, 4), deadline_days=5, state="open", severity="general",
+                             correction_mode="deadline", legal_basis_codes=["XFF-28"], photo_hashes=[],
+                             state_changed_at=datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8))),
+                             client_observed_at=datetime(2026, 11, 27, 1, 2, 3)),
+              "item_result": dict(id="r-1", inspection_id="i-1", item_code="EXIT-1", result="pass", note=None,
+                                  photo_hashes=["a" * 64], client_observed_at=datetime(2026, 11, 27, 1, 2, 3, 4,
+                                                                                        tzinfo=timezone.utc))}[entity]
+    _, row = sync._complete_row(model, values)
+    row.update(server_seq=7, version=1)
+    new_row = sync._NewRow(row, sync._snapshot_values(model, row))
+    assert sync.dump(entity, new_row) == sync.dump(entity, SimpleNamespace(**row))
+    assert list(sync.dump(entity, new_row)) == list(sync.dump(entity, SimpleNamespace(**row)))
+
+
 def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, template, db, monkeypatch):
     """A Core insert would skip mapper insert events: a model that has any goes the ORM way."""
     from sqlalchemy import event

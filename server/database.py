@@ -213,9 +213,9 @@ def _sqlite_utc_datetime(value):
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    # The format's text (a 4-digit year, microseconds always) is the naive value's isoformat with
-    # a space: made in C, where the % formatting read seven attributes.
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    value = value.astimezone(timezone.utc)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (value.year, value.month, value.day, value.hour, value.minute,
+                                                   value.second, value.microsecond)
 
 
 def writes_on_read(view_method):

@@ -388,17 +388,17 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     attached: list = []  # rows insert_new_row attached to the session, in order
     try:
         with shared_calendar():
-            batch = _Batch(mutations, keep, seqs, events, batch_cache, attached)
+            batch = _Batch(actor, device_id, mutations, keep, seqs, events, batch_cache, attached)
             session.info["known_absent"] = batch.absent
             if INSERT_NEW_ROWS:
                 session.info["insert_new_row"] = batch.insert_new_row
             for group in _groups(mutations, batch):
                 if len(group) > 1:
-                    group_results = _judge_group(actor, device_id, group, handlers, batch)
+                    group_results = _judge_group(actor, group, handlers, batch)
                     if group_results is not None:
                         results.extend(group_results)
                         continue
-                results.extend(_judge(actor, device_id, m, handlers, batch) for m in group)
+                results.extend(_judge(actor, m, handlers, batch) for m in group)
             status = _record_device(session, actor, device_id, [m.get("device_seq") for m in mutations])
             events.write(session)
             batch.write_processed()
@@ -487,8 +487,9 @@ INSERT_NEW_ROWS = True
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
-    def __init__(self, mutations, keep, seqs, events, cache, attached):
+    def __init__(self, actor, device_id, mutations, keep, seqs, events, cache, attached):
         self.keep, self.seqs, self.events, self.cache, self.attached = keep, seqs, events, cache, attached
+        self.user_id, self.device_id = actor.id, device_id  # whose answers `store` keeps (read once)
         # Which created ids are not in the database yet (a replayed create's too: the answer is
         # the same for it, and asking costs nothing more), by table.
         created: dict[type, set] = {}
@@ -532,8 +533,8 @@ class _Batch:
             self.processed.pop(row["mutation_id"], None)
         del self.new_processed[processed:]
 
-    def store(self, actor, device_id, m, digest, result) -> None:
-        self.new_processed.append(dict(mutation_id=m["mutation_id"], device_id=device_id, user_id=actor.id,
+    def store(self, m, digest, result) -> None:
+        self.new_processed.append(dict(mutation_id=m["mutation_id"], device_id=self.device_id, user_id=self.user_id,
                                        device_seq=m.get("device_seq"), payload_sha256=digest,
                                        status=result["status"], result=result, created_at=utcnow()))
         self.processed[m["mutation_id"]] = _Stored(digest, result)
@@ -607,7 +608,7 @@ def _groups(mutations, batch: _Batch):
         yield group
 
 
-def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | None:
+def _judge_group(actor, group, handlers, batch: _Batch) -> list | None:
     """Apply a run of creates in one savepoint; None if any of them is not plainly applied (then
     nothing of the run is kept and the caller judges each on its own, so every answer is exactly
     what the one-by-one path gives).
@@ -655,7 +656,7 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
             log.debug("sync group of %d falls back to one by one: %r", len(group), err)
         return None
     for m, result in zip(group, results):
-        batch.store(actor, device_id, m, payload_sha256(m), result)
+        batch.store(m, payload_sha256(m), result)
     return results
 
 
@@ -882,7 +883,7 @@ def _note_seqs(device, seqs) -> None:
     device.missing_seqs = missing
 
 
-def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
+def _judge(actor, m, handlers, batch: _Batch) -> dict:
     mid = m["mutation_id"]
     digest = payload_sha256(m)
     stored = batch.processed.get(mid)
@@ -920,7 +921,7 @@ def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
         return _result(m, "retry", "server_error", message=_msg("errors.internal_error"))
     finally:
         audit.current_mutation.reset(token)
-    batch.store(actor, device_id, m, digest, result)
+    batch.store(m, digest, result)
     return result
 
 

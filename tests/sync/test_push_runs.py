@@ -225,8 +225,8 @@ def _push_both_ways(login, db, monkeypatch, build, paths=("bulk", "one_by_one"))
             else:
                 real = sync._judge_group
 
-                def judge_group(actor, device_id, group, handlers, batch_):
-                    results = real(actor, device_id, group, handlers, batch_)
+                def judge_group(actor, group, handlers, batch_):
+                    results = real(actor, group, handlers, batch_)
                     if results is not None:  # the run was kept as the bulk path applied it
                         bulk_rows.extend(m["entity"] for m in group)
                     return results

@@ -66,7 +66,7 @@ def _parse_value(kind, key: str, value: str):
 
 
 def coerce_fields(model, fields: dict) -> dict:
-    """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values."""
+    """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values (a new dict)."""
     kinds = _time_columns.get(model)
     if kinds is None:  # a mapping's columns are fixed once it is configured
         kinds = _time_columns[model] = _time_kinds(model)
@@ -728,7 +728,9 @@ def sync_item_result_values(actor, entity_id, fields) -> dict:
 def _sync_item_result_fields(fields) -> dict:
     reject_fields(fields, ITEM_CREATE_FIELDS, "field_not_allowed")
     require_keys(fields, ("inspection_id", "item_code", "result"))
-    return {k: v for k, v in fields.items() if k != "id"}
+    values = dict(fields)  # the id is the entity's, not a field
+    values.pop("id", None)
+    return values
 
 
 @sync_handler("item_result", "update")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -137,16 +138,25 @@ def check_version(row, version) -> None:
         raise Conflict("stale_version", version=row.version)
 
 
+# Inside a sync push: (its session, the (model, id) pairs of its creates it looked up and found
+# absent), set by sync._push_once for the length of the push. find_row, called twice per synced
+# create, takes the session from here: Flask-SQLAlchemy's lookup of the scoped session for the
+# context (`db.session()`) costs more than the rest of find_row.
+known_absent: ContextVar[tuple | None] = ContextVar("known_absent", default=None)
+
+
 def find_row(model, row_id):
     """`db.session.get`, without the SELECT for an id a sync batch already found absent.
 
     A sync push looks up the ids of all its creates in one query per table and leaves the
-    absent ones in `session.info["known_absent"]`; such a row can only be in this session
-    (created earlier in the batch), so the identity map and the pending rows are enough.
+    absent ones in `known_absent`; such a row can only be in this session (created earlier in
+    the batch), so the identity map and the pending rows are enough.
     """
-    session = db.session()  # the session itself, not the scoped proxy: called ~3 times per synced create
-    absent = session.info.get("known_absent")
-    if absent is not None and (model, row_id) in absent:
+    batch = known_absent.get()
+    if batch is None:
+        return db.session.get(model, row_id)
+    session, absent = batch
+    if (model, row_id) in absent:
         row = session.identity_map.get(_identity_key(model, row_id))
         if row is not None:
             return row

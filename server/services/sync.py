@@ -47,7 +47,7 @@ from server.models.base import UTCDateTime, utcnow
 from server.models.sync import SeqAllocator
 from server.services import audit
 from server.services.calendar import shared_calendar
-from server.services.inspections import find_row
+from server.services.inspections import find_row, known_absent
 from server.services.access import OWNER, authorize, owner_venue_ids, scope_area_ids, venue_scope_clause
 from server.services.errors import DomainError, Forbidden, NotFound, RuleViolation
 from server.services.registry import load_handlers
@@ -386,10 +386,11 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     # The rows each mutation adds, by (model, id): find_row's "created earlier in this batch?"
     session.info["pending_by_key"] = {}
     attached: list = []  # rows insert_new_row attached to the session, in order
+    token_absent = None
     try:
         with shared_calendar():
             batch = _Batch(actor, device_id, mutations, keep, seqs, events, batch_cache, attached)
-            session.info["known_absent"] = batch.absent
+            token_absent = known_absent.set((db.session(), batch.absent))
             if INSERT_NEW_ROWS:
                 session.info["insert_new_row"] = batch.insert_new_row
             for group in _groups(mutations, batch):
@@ -409,8 +410,9 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
         raise
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key",
-                    "insert_new_row"):
+        if token_absent is not None:
+            known_absent.reset(token_absent)
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "batch_cache", "pending_by_key", "insert_new_row"):
             session.info.pop(key, None)
     try:
         session.commit()

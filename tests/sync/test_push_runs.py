@@ -143,6 +143,46 @@ def test_the_pending_row_index_answers_like_a_scan_of_the_session(world, db):
         session.rollback()
 
 
+def test_find_row_inside_a_push_answers_like_session_get(world, db):
+    """Inside a push find_row takes the push's session and its known-absent ids: the same rows as
+    session.get for a flushed row, a pending one, one never stored (no SELECT), and a row whose id
+    the push did not look up."""
+    import uuid
+    from datetime import date
+
+    from server.models import Venue
+    from server.services import inspections
+    from tests.statements import Statements
+
+    session = db.session()
+
+    def hazard(row_id):
+        return Hazard(id=row_id, venue_id=world.venue_a.id, description="楼道堆物", location="", severity="general",
+                      correction_mode="deadline", state="open", found_on=date(2026, 11, 27))
+
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    flushed, pending = hazard(ids[0]), hazard(ids[1])
+    session.info["pending_by_key"] = {}
+    token = inspections.known_absent.set((session, {(Hazard, i) for i in ids}))
+    try:
+        session.add(flushed)
+        session.flush()
+        session.add(pending)
+        with Statements() as st:
+            inside = [inspections.find_row(Hazard, i) for i in (ids[0], ids[2])]
+        assert st.seen == []  # the stored row from the identity map, the absent one known absent
+        inside[1:1] = [inspections.find_row(Hazard, ids[1])]
+        inside.append(inspections.find_row(Venue, world.venue_a.id))
+    finally:
+        inspections.known_absent.reset(token)
+        session.info.pop("pending_by_key", None)
+    try:
+        assert inside == [session.get(Hazard, i) for i in ids] + [session.get(Venue, world.venue_a.id)]
+        assert inside[:3] == [flushed, pending, None]
+    finally:
+        session.rollback()
+
+
 def _rich_batch(world, photo):
     """A field batch that exercises every column rule of the bulk insert: template defaults, a major
     hazard, a deadline override, a hazard with no inspection, photos, notes given and not."""

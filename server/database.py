@@ -8,7 +8,8 @@ write (an audited export) says so with `@writes_on_read`.
 from __future__ import annotations
 
 import operator
-from datetime import timezone
+from datetime import date, timezone
+from functools import lru_cache
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
@@ -192,30 +193,54 @@ def _copy_plan(table, keys: tuple, dialect, encoding: str) -> tuple:
 
 
 def _bind_processor(column_type, dialect):
-    """The column type's bind processor; for a UTCDateTime on SQLite (most columns of a push's
-    rows) the same conversion in one step, where SQLAlchemy's goes through the decorator, then
-    SQLite's DATETIME formatting via a dict per value."""
+    """The column type's bind processor; on SQLite, for a UTCDateTime (most columns of a push's
+    rows) and a Date, the same text made in fewer steps: SQLAlchemy's goes through the decorator,
+    then SQLite's formatting via a dict per value."""
     from server.models.base import UTCDateTime
 
-    if type(column_type) is UTCDateTime and dialect.name == "sqlite":
-        impl = column_type.impl_instance.dialect_impl(dialect)
+    if dialect.name == "sqlite" and type(column_type) in (UTCDateTime, sqltypes.Date):
+        impl = (column_type.impl_instance if type(column_type) is UTCDateTime else column_type).dialect_impl(dialect)
         if getattr(impl, "_storage_format", None) == _SQLITE_DATETIME_FORMAT:
             return _sqlite_utc_datetime
+        if getattr(impl, "_storage_format", None) == _SQLITE_DATE_FORMAT:
+            return _sqlite_date
     return column_type._cached_bind_processor(dialect)
 
 
 _SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
+_TWO_DIGITS = tuple("%02d" % n for n in range(60))
 
 
 def _sqlite_utc_datetime(value):
-    """UTCDateTime.process_bind_param, then SQLite's DATETIME text (its default storage format)."""
+    """UTCDateTime.process_bind_param, then SQLite's DATETIME text (its default storage format).
+
+    The text "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (year, …, microsecond) gives, in half the
+    instructions: the day's text cached, two-digit fields from a table, one join."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     value = value.astimezone(timezone.utc)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (value.year, value.month, value.day, value.hour, value.minute,
-                                                   value.second, value.microsecond)
+    return "".join((_sqlite_day(value.toordinal()), " ", _TWO_DIGITS[value.hour], ":", _TWO_DIGITS[value.minute], ":",
+                    _TWO_DIGITS[value.second], ".", "%06d" % value.microsecond))
+
+
+def _sqlite_date(value):
+    """SQLite's DATE bind processing (its default storage format), the day's text cached."""
+    if value is None:
+        return None
+    if isinstance(value, date):  # a datetime too, as SQLAlchemy's: its date part
+        return _sqlite_day(value.toordinal())
+    raise TypeError("SQLite Date type only accepts Python date objects as input.")
+
+
+@lru_cache(maxsize=64)
+def _sqlite_day(ordinal: int) -> str:
+    """SQLite's text of a day ("%04d-%02d-%02d"), by its ordinal: a push's dates and timestamps
+    fall on a few days, and formatting one costs more than finding it."""
+    day = date.fromordinal(ordinal)
+    return "%04d-%02d-%02d" % (day.year, day.month, day.day)
 
 
 def writes_on_read(view_method):

@@ -104,3 +104,37 @@ def test_insert_rows_stores_what_the_engines_insert_stores(app, db):
         assert len(stored["ours"]) == 3
         assert stored["ours"] == stored["engine"], model.__name__
     db.session.rollback()
+
+
+def test_sqlite_date_and_time_parameters_are_sqlalchemys_text():
+    """insert_rows' own SQLite processors of UTCDateTime and Date give the text SQLAlchemy's give:
+    naive, UTC and other-zone values, a zone offset that moves the day, zero microseconds, early
+    years; a datetime in a Date column gives its day; anything else is refused alike."""
+    import random
+    from datetime import date, timedelta, timezone
+
+    from sqlalchemy import Date
+    from sqlalchemy.dialects import sqlite
+
+    from server import database
+    from server.models.base import UTCDateTime
+
+    dialect = sqlite.dialect()
+    rng = random.Random(7)
+    zones = [None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-11, minutes=-30))]
+    times = [datetime(1, 1, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))), datetime(999, 12, 31, 0, 0, 0),
+             datetime(2026, 11, 29, 23, 30, 0, 0, tzinfo=timezone(timedelta(hours=-8))),
+             datetime(2026, 11, 30, 0, 30, 0, 5, tzinfo=timezone(timedelta(hours=8)))]
+    times += [datetime(rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                       rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999999)]),
+                       tzinfo=rng.choice(zones)) for _ in range(2000)]
+    for kind, values in ((UTCDateTime(), times), (Date(), [t.date() for t in times] + times)):
+        ours, theirs = database._bind_processor(kind, dialect), kind._cached_bind_processor(dialect)
+        assert ours is not theirs  # ours is in use
+        assert [ours(v) for v in [None, *values]] == [theirs(v) for v in [None, *values]]
+    for kind in (UTCDateTime(), Date()):
+        for bad in ("2026-11-29", 5):
+            with pytest.raises((TypeError, AttributeError)) as theirs_error:
+                kind._cached_bind_processor(dialect)(bad)
+            with pytest.raises(theirs_error.type):
+                database._bind_processor(kind, dialect)(bad)

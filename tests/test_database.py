@@ -138,3 +138,22 @@ def test_sqlite_date_and_time_parameters_are_sqlalchemys_text():
                 kind._cached_bind_processor(dialect)(bad)
             with pytest.raises(theirs_error.type):
                 database._bind_processor(kind, dialect)(bad)
+
+
+def test_a_json_parameter_is_the_engines_json_text(app, db):
+    """insert_rows' JSON processors (SQLite's executemany, PostgreSQL's COPY) know the text of None,
+    [] and {} beforehand: every value, empty, falsy or not, gives the engine's own processor's text."""
+    from sqlalchemy.types import JSON
+
+    from server import database
+
+    dialect = db.session.connection().dialect
+    theirs = JSON()._make_bind_processor(None, dialect._json_serializer)
+    ours = [database._empties_once(theirs)]
+    if dialect.name == "sqlite":
+        ours.append(database._bind_processor(JSON(), dialect))
+        theirs = JSON()._cached_bind_processor(dialect)
+    values = [None, [], {}, [None], {"a": []}, 0, 0.0, "", False, True, "标题", [1, 2], {"a": None}, JSON.NULL]
+    for process in ours:
+        assert [process(v) for v in values] == [theirs(v) for v in values]
+    db.session.rollback()

@@ -233,8 +233,8 @@ _TWO_DIGITS = tuple("%02d" % n for n in range(60))
 def _sqlite_utc_datetime(value):
     """UTCDateTime.process_bind_param, then SQLite's DATETIME text (its default storage format).
 
-    The text "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (year, …, microsecond) gives, in half the
-    instructions: the day's text cached, two-digit fields from a table, one join."""
+    The same text as "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (year, …, microsecond), in about half
+    the instructions: the day's text cached, the two-digit fields from a table, one join."""
     if value is None:
         return None
     if value.tzinfo is None:

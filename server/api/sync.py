@@ -77,7 +77,7 @@ def _load_plain_push(data) -> _LoadedPush | None:
         return None
     plain, observed_at = [], []
     for m in mutations:
-        # Set comparisons and the key types collected by map(type, …): C loops, no generator per mutation.
+        # Set comparisons (here, and of the fields' key types below): C loops, no generator per mutation.
         if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not m.keys() >= _MUTATION_REQUIRED:
             return None
         mid, seq, entity, eid, op = (m["mutation_id"], m["device_seq"], m["entity"], m["entity_id"], m["op"])

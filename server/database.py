@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 from datetime import date, timezone
-from functools import lru_cache
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
@@ -17,6 +16,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
+from server.models.base import TWO_DIGITS, day_text
 
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -227,7 +227,6 @@ def _bind_processor(column_type, dialect):
 
 _SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
 _SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
-_TWO_DIGITS = tuple("%02d" % n for n in range(60))
 
 
 def _sqlite_utc_datetime(value):
@@ -240,8 +239,8 @@ def _sqlite_utc_datetime(value):
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     value = value.astimezone(timezone.utc)
-    return "".join((_sqlite_day(value.toordinal()), " ", _TWO_DIGITS[value.hour], ":", _TWO_DIGITS[value.minute], ":",
-                    _TWO_DIGITS[value.second], ".", "%06d" % value.microsecond))
+    return "".join((day_text(value.toordinal()), " ", TWO_DIGITS[value.hour], ":", TWO_DIGITS[value.minute], ":",
+                    TWO_DIGITS[value.second], ".", "%06d" % value.microsecond))
 
 
 def _sqlite_date(value):
@@ -249,16 +248,8 @@ def _sqlite_date(value):
     if value is None:
         return None
     if isinstance(value, date):  # a datetime too, as SQLAlchemy's: its date part
-        return _sqlite_day(value.toordinal())
+        return day_text(value.toordinal())
     raise TypeError("SQLite Date type only accepts Python date objects as input.")
-
-
-@lru_cache(maxsize=64)
-def _sqlite_day(ordinal: int) -> str:
-    """SQLite's text of a day ("%04d-%02d-%02d"), by its ordinal: a push's dates and timestamps
-    fall on a few days, and formatting one costs more than finding it."""
-    day = date.fromordinal(ordinal)
-    return "%04d-%02d-%02d" % (day.year, day.month, day.day)
 
 
 def writes_on_read(view_method):

@@ -157,3 +157,24 @@ def test_a_json_parameter_is_the_engines_json_text(app, db):
     for process in ours:
         assert [process(v) for v in values] == [theirs(v) for v in values]
     db.session.rollback()
+
+
+def test_the_iso_text_of_utc_times_and_days_is_isoformats():
+    """audit.jsonable writes a UTC datetime and a date with cached day texts (models.base.utc_isoformat,
+    day_text): the same text as isoformat() for random values, zero microseconds, early years; a
+    datetime in another zone, a naive one and a Decimal as before."""
+    import random
+    from datetime import date, timedelta, timezone
+    from decimal import Decimal
+
+    from server.services.audit import jsonable
+
+    rng = random.Random(11)
+    times = [datetime(1, 1, 1, tzinfo=timezone.utc), datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    times += [datetime(rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                       rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999999)]),
+                       tzinfo=timezone.utc) for _ in range(2000)]
+    others = [datetime(2026, 11, 29, 8, 0, tzinfo=timezone(timedelta(hours=8))), datetime(2026, 11, 29, 8, 0, 0, 5)]
+    values = times + [t.date() for t in times] + others
+    assert [jsonable(v) for v in values] == [v.isoformat() for v in values]
+    assert jsonable(Decimal("1.5")) == 1.5 and jsonable("x") == "x" and jsonable(None) is None

@@ -7,7 +7,8 @@ write (an audited export) says so with `@writes_on_read`.
 """
 from __future__ import annotations
 
-from datetime import timezone
+import operator
+from datetime import date, timezone
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
@@ -15,6 +16,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.exc import DBAPIError
 
 from server.extensions import db
+from server.models.base import TWO_DIGITS, day_text
 
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -84,9 +86,8 @@ def insert_rows(table, rows: list[dict]) -> None:
     elif COPY_ROWS and dialect.name == "postgresql":
         copy_rows(table, rows)
     elif dialect.name == "sqlite":
-        sql, keys, procs = _driver_insert(table, tuple(rows[0]), dialect)
-        connection.exec_driver_sql(sql, [tuple([row[key] if proc is None else proc(row[key])
-                                                for key, proc in zip(keys, procs)]) for row in rows])
+        sql, values = _driver_insert(table, tuple(rows[0]), dialect)
+        connection.exec_driver_sql(sql, [tuple(values(row)) for row in rows])
     else:
         connection.execute(table.insert(), rows)
 
@@ -95,11 +96,11 @@ _driver_inserts: dict = {}
 
 
 def _driver_insert(table, keys: tuple, dialect) -> tuple:
-    """(SQL, column keys in its parameter order, bind processor of each) of the executemany INSERT
-    SQLAlchemy makes for rows with these keys: the same statement, each value through its column
-    type's bind processing as SQLAlchemy would apply it, without SQLAlchemy building a parameter
-    dict per row and then a tuple from it (about a twentieth of a push batch). Only for keys that
-    leave out no column with a default (`_copyable`): the statement then computes nothing per row."""
+    """(SQL, `_row_values` in its parameter order) of the executemany INSERT SQLAlchemy makes for
+    rows with these keys: the same statement, each value through its column type's bind processing
+    as SQLAlchemy would apply it, without SQLAlchemy building a parameter dict per row and then a
+    tuple from it (about a twentieth of a push batch). Only for keys that leave out no column with
+    a default (`_copyable`): the statement then computes nothing per row."""
     plan = _driver_inserts.get((table, keys, dialect.name))
     if plan is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
@@ -107,8 +108,28 @@ def _driver_insert(table, keys: tuple, dialect) -> tuple:
             raise TypeError(f"{table.name}: an INSERT that computes values per row")
         order = [compiled.binds[name].key for name in compiled.positiontup]
         procs = [_bind_processor(table.c[key].type, dialect) for key in order]
-        plan = _driver_inserts[(table, keys, dialect.name)] = (compiled.string, tuple(order), tuple(procs))
+        plan = _driver_inserts[(table, keys, dialect.name)] = (compiled.string, _row_values(order, procs))
     return plan
+
+
+def _row_values(keys, procs):
+    """A function of a row (a dict by column key) giving the list of its values in `keys` order,
+    each through its bind processor (`procs`, None where the type has none). Made once per plan:
+    the values are taken by one C call and only the columns with a processor (about half of a
+    push's) are then touched in Python, where a loop over every column tested each for one."""
+    get = operator.itemgetter(*keys)
+    convert = tuple((i, proc) for i, proc in enumerate(procs) if proc is not None)
+    if len(keys) == 1:  # itemgetter of one key gives the value, not a tuple
+        key = keys[0]
+        get = lambda row: (row[key],)  # noqa: E731
+
+    def values(row) -> list:
+        out = list(get(row))
+        for i, proc in convert:
+            out[i] = proc(out[i])
+        return out
+
+    return values
 
 
 _copyable_keys: dict = {}
@@ -133,14 +154,13 @@ def copy_rows(table, rows: list[dict]) -> None:
         return
     connection = db.session.connection()
     dialect = connection.dialect
-    keys = list(rows[0])
     driver_connection = connection.connection.driver_connection
-    statement, procs = _copy_plan(table, tuple(keys), dialect, driver_connection.info.encoding)
+    statement, values = _copy_plan(table, tuple(rows[0]), dialect, driver_connection.info.encoding)
     cursor = driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([row[key] if proc is None else proc(row[key]) for key, proc in zip(keys, procs)])
+                copy.write_row(values(row))
     except dialect.loaded_dbapi.Error as err:
         # The driver's own error, raised past the engine: wrapped as the engine wraps a statement's
         # (a duplicate key is sqlalchemy.exc.IntegrityError), so callers catch one kind either way.
@@ -151,7 +171,7 @@ _copy_plans: dict = {}
 
 
 def _copy_plan(table, keys: tuple, dialect, encoding: str) -> tuple:
-    """(COPY statement, bind processor per key) for rows with these keys, made once.
+    """(COPY statement, `_row_values` for its columns) for rows with these keys, made once.
 
     A JSON column's value goes in as the JSON text itself: SQLAlchemy's processor for psycopg
     wraps the value in psycopg's `Json`, whose dumper then runs the same serializer (the engine's
@@ -163,40 +183,73 @@ def _copy_plan(table, keys: tuple, dialect, encoding: str) -> tuple:
     if plan is None:
         columns = [table.c[key] for key in keys]
         serializer = dialect._json_serializer
-        procs = tuple(column.type._make_bind_processor(None, serializer)
+        procs = tuple(_empties_once(column.type._make_bind_processor(None, serializer))
                       if type(column.type) is sqltypes.JSON and serializer is not None and encoding == "utf-8"
                       else column.type._cached_bind_processor(dialect) for column in columns)
         names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in columns)
         statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
-        plan = _copy_plans[(table, keys, encoding)] = (statement, procs)
+        plan = _copy_plans[(table, keys, encoding)] = (statement, _row_values(keys, procs))
     return plan
 
 
+def _empties_once(process):
+    """A generic JSON column's bind processor with its text of None, [] and {} made once: most of a
+    push's JSON values (an event's absent `before`, no photos, no field versions yet, ~170 of ~280
+    a batch) then skip the serializer. Any other value, falsy or not, goes through `process`."""
+    known = {type(None): process(None), list: process([]), dict: process({})}
+
+    def json_text(value):
+        if not value:
+            text = known.get(type(value))
+            if text is not None:
+                return text
+        return process(value)
+
+    return json_text
+
+
 def _bind_processor(column_type, dialect):
-    """The column type's bind processor; for a UTCDateTime on SQLite (most columns of a push's
-    rows) the same conversion in one step, where SQLAlchemy's goes through the decorator, then
-    SQLite's DATETIME formatting via a dict per value."""
+    """The column type's bind processor; on SQLite, for a UTCDateTime (most columns of a push's
+    rows) and a Date, the same text made in fewer steps: SQLAlchemy's goes through the decorator,
+    then SQLite's formatting via a dict per value; for a generic JSON column `_empties_once`."""
     from server.models.base import UTCDateTime
 
-    if type(column_type) is UTCDateTime and dialect.name == "sqlite":
-        impl = column_type.impl_instance.dialect_impl(dialect)
+    if dialect.name == "sqlite" and type(column_type) is sqltypes.JSON:
+        return _empties_once(column_type._cached_bind_processor(dialect))
+    if dialect.name == "sqlite" and type(column_type) in (UTCDateTime, sqltypes.Date):
+        impl = (column_type.impl_instance if type(column_type) is UTCDateTime else column_type).dialect_impl(dialect)
         if getattr(impl, "_storage_format", None) == _SQLITE_DATETIME_FORMAT:
             return _sqlite_utc_datetime
+        if getattr(impl, "_storage_format", None) == _SQLITE_DATE_FORMAT:
+            return _sqlite_date
     return column_type._cached_bind_processor(dialect)
 
 
 _SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
 
 
 def _sqlite_utc_datetime(value):
-    """UTCDateTime.process_bind_param, then SQLite's DATETIME text (its default storage format)."""
+    """UTCDateTime.process_bind_param, then SQLite's DATETIME text (its default storage format).
+
+    The same text as "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (year, …, microsecond), in about half
+    the instructions: the day's text cached, the two-digit fields from a table, one join."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     value = value.astimezone(timezone.utc)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (value.year, value.month, value.day, value.hour, value.minute,
-                                                   value.second, value.microsecond)
+    return "".join((day_text(value.toordinal()), " ", TWO_DIGITS[value.hour], ":", TWO_DIGITS[value.minute], ":",
+                    TWO_DIGITS[value.second], ".", "%06d" % value.microsecond))
+
+
+def _sqlite_date(value):
+    """SQLite's DATE bind processing (its default storage format), the day's text cached."""
+    if value is None:
+        return None
+    if isinstance(value, date):  # a datetime too, as SQLAlchemy's: its date part
+        return day_text(value.toordinal())
+    raise TypeError("SQLite Date type only accepts Python date objects as input.")
 
 
 def writes_on_read(view_method):

@@ -104,3 +104,77 @@ def test_insert_rows_stores_what_the_engines_insert_stores(app, db):
         assert len(stored["ours"]) == 3
         assert stored["ours"] == stored["engine"], model.__name__
     db.session.rollback()
+
+
+def test_sqlite_date_and_time_parameters_are_sqlalchemys_text():
+    """insert_rows' own SQLite processors of UTCDateTime and Date give the text SQLAlchemy's give:
+    naive, UTC and other-zone values, a zone offset that moves the day, zero microseconds, early
+    years; a datetime in a Date column gives its day; anything else is refused alike."""
+    import random
+    from datetime import date, timedelta, timezone
+
+    from sqlalchemy import Date
+    from sqlalchemy.dialects import sqlite
+
+    from server import database
+    from server.models.base import UTCDateTime
+
+    dialect = sqlite.dialect()
+    rng = random.Random(7)
+    zones = [None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-11, minutes=-30))]
+    times = [datetime(1, 1, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))), datetime(999, 12, 31, 0, 0, 0),
+             datetime(2026, 11, 29, 23, 30, 0, 0, tzinfo=timezone(timedelta(hours=-8))),
+             datetime(2026, 11, 30, 0, 30, 0, 5, tzinfo=timezone(timedelta(hours=8)))]
+    times += [datetime(rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                       rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999999)]),
+                       tzinfo=rng.choice(zones)) for _ in range(2000)]
+    for kind, values in ((UTCDateTime(), times), (Date(), [t.date() for t in times] + times)):
+        ours, theirs = database._bind_processor(kind, dialect), kind._cached_bind_processor(dialect)
+        assert ours is not theirs  # ours is in use
+        assert [ours(v) for v in [None, *values]] == [theirs(v) for v in [None, *values]]
+    for kind in (UTCDateTime(), Date()):
+        for bad in ("2026-11-29", 5):
+            with pytest.raises((TypeError, AttributeError)) as theirs_error:
+                kind._cached_bind_processor(dialect)(bad)
+            with pytest.raises(theirs_error.type):
+                database._bind_processor(kind, dialect)(bad)
+
+
+def test_a_json_parameter_is_the_engines_json_text(app, db):
+    """insert_rows' JSON processors (SQLite's executemany, PostgreSQL's COPY) know the text of None,
+    [] and {} beforehand: every value, empty, falsy or not, gives the engine's own processor's text."""
+    from sqlalchemy.types import JSON
+
+    from server import database
+
+    dialect = db.session.connection().dialect
+    theirs = JSON()._make_bind_processor(None, dialect._json_serializer)
+    ours = [database._empties_once(theirs)]
+    if dialect.name == "sqlite":
+        ours.append(database._bind_processor(JSON(), dialect))
+        theirs = JSON()._cached_bind_processor(dialect)
+    values = [None, [], {}, [None], {"a": []}, 0, 0.0, "", False, True, "标题", [1, 2], {"a": None}, JSON.NULL]
+    for process in ours:
+        assert [process(v) for v in values] == [theirs(v) for v in values]
+    db.session.rollback()
+
+
+def test_the_iso_text_of_utc_times_and_days_is_isoformats():
+    """audit.jsonable writes a UTC datetime and a date with cached day texts (models.base.utc_isoformat,
+    day_text): the same text as isoformat() for random values, zero microseconds, early years; a
+    datetime in another zone, a naive one and a Decimal as before."""
+    import random
+    from datetime import date, timedelta, timezone
+    from decimal import Decimal
+
+    from server.services.audit import jsonable
+
+    rng = random.Random(11)
+    times = [datetime(1, 1, 1, tzinfo=timezone.utc), datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    times += [datetime(rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                       rng.randint(0, 59), rng.randint(0, 59), rng.choice([0, rng.randint(0, 999999)]),
+                       tzinfo=timezone.utc) for _ in range(2000)]
+    others = [datetime(2026, 11, 29, 8, 0, tzinfo=timezone(timedelta(hours=8))), datetime(2026, 11, 29, 8, 0, 0, 5)]
+    values = times + [t.date() for t in times] + others
+    assert [jsonable(v) for v in values] == [v.isoformat() for v in values]
+    assert jsonable(Decimal("1.5")) == 1.5 and jsonable("x") == "x" and jsonable(None) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import re
 import uuid
+from collections.abc import Mapping
 
 import orjson
 from flask import current_app, jsonify, request
@@ -55,7 +56,8 @@ class PushSchema(StrictSchema):
 _PUSH_KEYS = frozenset(("device_id", "schema_version", "mutations"))
 _MUTATION_KEYS = frozenset(("mutation_id", "device_seq", "entity", "entity_id", "op", "base_version", "fields",
                             "blob_hashes", "client_observed_at"))
-_MUTATION_REQUIRED = ("mutation_id", "device_seq", "entity", "entity_id", "op")
+_MUTATION_REQUIRED = frozenset(("mutation_id", "device_seq", "entity", "entity_id", "op"))
+_STR_ONLY = frozenset((str,))
 _ENTITIES = frozenset(SYNC_ENTITIES)
 # Canonical (lowercase, hyphenated) UUIDs only: marshmallow takes other spellings too, they go its way.
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -64,7 +66,7 @@ _OP_RE = re.compile(r"[a-z_]{2,32}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
-def _load_plain_push(data) -> dict | None:
+def _load_plain_push(data) -> _LoadedPush | None:
     """PushSchema's result for a body with nothing marshmallow would refuse or convert; else None.
     (A `_LoadedPush`: it also carries the mutations as the view hands them to sync.push.)"""
     if type(data) is not dict or data.keys() != _PUSH_KEYS:
@@ -73,9 +75,10 @@ def _load_plain_push(data) -> dict | None:
     if (type(device_id) is not str or not _DEVICE_ID_RE.fullmatch(device_id) or type(version) is not int
             or type(mutations) is not list):
         return None
-    out, plain = [], []
+    plain, observed_at = [], []
     for m in mutations:
-        if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not all(k in m for k in _MUTATION_REQUIRED):
+        # Set comparisons (here, and of the fields' key types below): C loops, no generator per mutation.
+        if type(m) is not dict or not m.keys() <= _MUTATION_KEYS or not m.keys() >= _MUTATION_REQUIRED:
             return None
         mid, seq, entity, eid, op = (m["mutation_id"], m["device_seq"], m["entity"], m["entity_id"], m["op"])
         base = m.get("base_version")
@@ -96,33 +99,49 @@ def _load_plain_push(data) -> dict | None:
                 return None
         if body is _ABSENT:
             body = {}
-        elif type(body) is not dict or not all(type(k) is str for k in body):
+        elif type(body) is not dict or not set(map(type, body)) <= _STR_ONLY:
             return None
         else:
             body = dict(body)
         if hashes is _ABSENT:
             hashes = []
-        elif type(hashes) is not list or not all(type(h) is str and _SHA256_RE.fullmatch(h) for h in hashes):
+        elif type(hashes) is not list or (hashes  # mostly empty: no generator for it
+                                          and not all(type(h) is str and _SHA256_RE.fullmatch(h) for h in hashes)):
             return None
         else:
             hashes = list(hashes)
-        out.append({"mutation_id": uuid.UUID(mid), "device_seq": seq, "entity": entity, "entity_id": uuid.UUID(eid),
-                    "op": op, "base_version": base, "fields": body, "blob_hashes": hashes,
-                    "client_observed_at": observed})
-        # _plain() of that dict, from the text it was read from (canonical UUIDs: str() gives them back)
+        # _plain() of marshmallow's mutation, from the text it was read from (canonical UUIDs: str()
+        # gives them back)
         plain.append({"mutation_id": mid, "device_seq": seq, "entity": entity, "entity_id": eid, "op": op,
                       "base_version": base, "fields": body, "blob_hashes": hashes,
                       "client_observed_at": None if observed is None else observed.isoformat()})
-    return _LoadedPush({"device_id": device_id, "schema_version": version, "mutations": out}, plain)
+        observed_at.append(observed)
+    return _LoadedPush(device_id, version, plain, observed_at)
 
 
-class _LoadedPush(dict):
-    """PushSchema's result, read directly: the same dict, with the mutations as `_plain` gives them
-    (`plain`), so the view does not turn the UUIDs it was just given back into text."""
+class _LoadedPush(Mapping):
+    """PushSchema's result, read directly: a mapping equal to the dict marshmallow gives, which also
+    carries the mutations as the view hands them to sync.push (`plain`, as `_plain` gives them: the
+    ids as the text they were read from). Its "mutations" (UUIDs and datetimes, as marshmallow
+    makes them) are made only when asked for; the view never asks, so a push makes no UUID objects
+    only to turn them back into text."""
 
-    def __init__(self, data: dict, plain: list[dict]):
-        super().__init__(data)
+    def __init__(self, device_id: str, schema_version: int, plain: list[dict], observed_at: list):
         self.plain = plain
+        self._observed_at = observed_at  # each mutation's client_observed_at as marshmallow loads it
+        self._data = {"device_id": device_id, "schema_version": schema_version, "mutations": None}
+
+    def __getitem__(self, key):
+        if key == "mutations" and self._data[key] is None:
+            self._data[key] = [dict(m, mutation_id=uuid.UUID(m["mutation_id"]), entity_id=uuid.UUID(m["entity_id"]),
+                                    client_observed_at=observed) for m, observed in zip(self.plain, self._observed_at)]
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
 
 
 _ABSENT = object()

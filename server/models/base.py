@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import lru_cache
 
 import orjson
 from sqlalchemy import BigInteger, DateTime, Integer, String
@@ -20,6 +21,26 @@ from server.extensions import db
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@lru_cache(maxsize=64)
+def day_text(ordinal: int) -> str:
+    """A day's ISO text ("YYYY-MM-DD", as date.isoformat() writes it), by its ordinal: the dates
+    and timestamps a sync push writes fall on a few days, and formatting one costs more than
+    finding it."""
+    day = date.fromordinal(ordinal)
+    return "%04d-%02d-%02d" % (day.year, day.month, day.day)
+
+
+TWO_DIGITS = tuple("%02d" % n for n in range(60))  # hours, minutes, seconds as text
+
+
+def utc_isoformat(value: datetime) -> str:
+    """`value.isoformat()` of a datetime in `timezone.utc` (utcnow()'s), in about half the
+    instructions: the day's text cached, the two-digit fields from a table, one join."""
+    micro = value.microsecond
+    return "".join((day_text(value.toordinal()), "T", TWO_DIGITS[value.hour], ":", TWO_DIGITS[value.minute], ":",
+                    TWO_DIGITS[value.second], ".%06d+00:00" % micro if micro else "+00:00"))
 
 
 def new_uuid() -> str:

@@ -78,9 +78,10 @@ def allowed(user, action: str) -> bool:
 
 def scope_area_ids(user) -> set[int] | None:
     """Area ids inside the user's scope (descendants included); None means everywhere."""
-    if user.role == ADMIN:
+    role = user.role  # an ORM attribute: read once (checked for every synced row)
+    if role == ADMIN:
         return None
-    if user.role == OWNER:
+    if role == OWNER:
         return set()
     cached = getattr(user, "_scope_area_ids", None)
     if cached is not None:
@@ -153,9 +154,10 @@ def owner_venue_ids(user) -> set[str]:
 
 
 def venue_in_scope(user, venue) -> bool:
-    if user.role == ADMIN:
+    role = user.role  # an ORM attribute: read once (checked for every synced row)
+    if role == ADMIN:
         return True
-    if user.role == OWNER:
+    if role == OWNER:
         return venue.id in owner_venue_ids(user)
     return venue.area_id in scope_area_ids(user)
 

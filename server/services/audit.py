@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import decimal
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.database import insert_rows
 from server.extensions import db
 from server.models import AuditEvent
-from server.models.base import utcnow
+from server.models.base import day_text, utc_isoformat, utcnow
 
 # Set by the sync replay so audit events name the phone a change came from.
 current_device: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_device", default=None)
@@ -26,6 +26,11 @@ SKIP = {"password_hash"}
 
 
 def jsonable(value):
+    kind = type(value)
+    if kind is datetime and value.tzinfo is timezone.utc:  # utcnow()'s: most of a push's snapshot times
+        return utc_isoformat(value)
+    if kind is date:
+        return day_text(value.toordinal())
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

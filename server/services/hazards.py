@@ -390,7 +390,9 @@ def sync_hazard_values(actor, entity_id, fields) -> dict:
 def _sync_hazard_fields(fields) -> dict:
     reject_fields(fields, CREATE_FIELDS, "field_not_allowed")
     require_keys(fields, ("venue_id",) if not fields.get("inspection_id") else ("inspection_id",))
-    return coerce_fields(Hazard, {k: v for k, v in fields.items() if k != "id"})
+    values = coerce_fields(Hazard, fields)  # a new dict: the id is the entity's, not a field
+    values.pop("id", None)
+    return values
 
 
 @sync_handler("hazard", "update")

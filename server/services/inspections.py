@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -55,33 +56,44 @@ def add_working_days(start: date, days: int) -> date:
     return calendar_add(start, days)
 
 
-def _parse_value(column_type, key: str, value):
-    if value is None or not isinstance(value, str):
-        return value
+def _parse_value(kind, key: str, value: str):
     try:
-        if isinstance(column_type, SADate):
+        if kind is date:
             return date.fromisoformat(value[:10])
-        if isinstance(column_type, SADateTime) or getattr(column_type, "impl", None) is not None and \
-                isinstance(column_type.impl, SADateTime):
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     except ValueError:
         raise BadInput("field_value_invalid", fields={key: ["invalid date/time"]}, field=key) from None
-    return value
 
 
 def coerce_fields(model, fields: dict) -> dict:
-    """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values."""
-    types = _column_types.get(model)
-    if types is None:  # a mapping's columns are fixed once it is configured
-        types = _column_types[model] = {key: column.type for key, column in sa_inspect(model).columns.items()}
-    out = {}
+    """Turn the ISO strings a phone sends (JSON has no dates) into date/datetime values (a new dict)."""
+    kinds = _time_columns.get(model)
+    if kinds is None:  # a mapping's columns are fixed once it is configured
+        kinds = _time_columns[model] = _time_kinds(model)
+    out = dict(fields)
     for key, value in fields.items():
-        out[key] = _parse_value(types[key], key, value) if key in types and isinstance(value, str) else value
+        kind = kinds.get(key)
+        if kind is not None and isinstance(value, str):
+            out[key] = _parse_value(kind, key, value)
     return out
 
 
-_column_types: dict = {}
+def _time_kinds(model) -> dict:
+    """{attribute: date or datetime} for the model's Date and DateTime columns (a type decorator's
+    by its impl): the only columns whose strings coerce_fields parses, looked up once per model."""
+    kinds = {}
+    for key, column in sa_inspect(model).columns.items():
+        column_type = column.type
+        if isinstance(column_type, SADate):
+            kinds[key] = date
+        elif isinstance(column_type, SADateTime) or getattr(column_type, "impl", None) is not None and \
+                isinstance(column_type.impl, SADateTime):
+            kinds[key] = datetime
+    return kinds
+
+
+_time_columns: dict = {}
 
 
 def reject_fields(fields: dict, allowed, reason: str = "field_not_editable") -> None:
@@ -126,16 +138,25 @@ def check_version(row, version) -> None:
         raise Conflict("stale_version", version=row.version)
 
 
+# Inside a sync push: (its session, the (model, id) pairs of its creates it looked up and found
+# absent), set by sync._push_once for the length of the push. find_row, called twice per synced
+# create, takes the session from here: Flask-SQLAlchemy's lookup of the scoped session for the
+# context (`db.session()`) costs more than the rest of find_row.
+known_absent: ContextVar[tuple | None] = ContextVar("known_absent", default=None)
+
+
 def find_row(model, row_id):
     """`db.session.get`, without the SELECT for an id a sync batch already found absent.
 
     A sync push looks up the ids of all its creates in one query per table and leaves the
-    absent ones in `session.info["known_absent"]`; such a row can only be in this session
-    (created earlier in the batch), so the identity map and the pending rows are enough.
+    absent ones in `known_absent`; such a row can only be in this session (created earlier in
+    the batch), so the identity map and the pending rows are enough.
     """
-    session = db.session()  # the session itself, not the scoped proxy: called ~3 times per synced create
-    absent = session.info.get("known_absent")
-    if absent is not None and (model, row_id) in absent:
+    batch = known_absent.get()
+    if batch is None:
+        return db.session.get(model, row_id)
+    session, absent = batch
+    if (model, row_id) in absent:
         row = session.identity_map.get(_identity_key(model, row_id))
         if row is not None:
             return row
@@ -717,7 +738,9 @@ def sync_item_result_values(actor, entity_id, fields) -> dict:
 def _sync_item_result_fields(fields) -> dict:
     reject_fields(fields, ITEM_CREATE_FIELDS, "field_not_allowed")
     require_keys(fields, ("inspection_id", "item_code", "result"))
-    return {k: v for k, v in fields.items() if k != "id"}
+    values = dict(fields)  # the id is the entity's, not a field
+    values.pop("id", None)
+    return values
 
 
 @sync_handler("item_result", "update")

@@ -47,7 +47,7 @@ from server.models.base import UTCDateTime, utcnow
 from server.models.sync import SeqAllocator
 from server.services import audit
 from server.services.calendar import shared_calendar
-from server.services.inspections import find_row
+from server.services.inspections import find_row, known_absent
 from server.services.access import OWNER, authorize, owner_venue_ids, scope_area_ids, venue_scope_clause
 from server.services.errors import DomainError, Forbidden, NotFound, RuleViolation
 from server.services.registry import load_handlers
@@ -127,16 +127,37 @@ def _compile(schema, model=None):
     """A fast dumper with exactly the schema's output: plain attributes are read directly,
     dates formatted as marshmallow's ISO default, every other field through its own serialize.
     For a row of `model`, a loaded column is read from the instance dict (what its attribute
-    returns; an unloaded one goes through the attribute, which loads it); a `_NewRow` (a push's
-    bulk insert) holds its values in its dict too."""
+    returns; an unloaded one goes through the attribute, which loads it). A `_NewRow` (a push's
+    bulk insert) holds every column's value in its dict, and its dates and datetimes are taken as
+    its audit snapshot wrote them (audit.jsonable: the same isoformat()), not formatted again."""
     plan = _plan(schema)
     columns = {prop.key for prop in sa_inspect(model).column_attrs} if model is not None else set()
     direct = [(key, attr, how, field, attr in columns and how != "field") for key, attr, how, field in plan]
+    snapshot = set(_snapshot_keys(model)) if model is not None else set()
+    new_row = [(key, attr, "written" if column and how in ("date", "datetime") and attr in snapshot else how, field,
+                column) for key, attr, how, field, column in direct]
     no_values: dict = {}
 
-    def dump_row(obj) -> dict:
+    def dump_new_row(obj) -> dict:
+        values, written = obj.__dict__, obj.snapshot
         out = {}
-        values = obj.__dict__ if type(obj) is model or type(obj) is _NewRow else no_values
+        for key, attr, how, field, column in new_row:
+            if how == "written":
+                value = written[attr]
+            elif how == "field":
+                value = field.serialize(attr, obj, accessor=schema.get_attribute)
+            else:
+                value = values[attr] if column else getattr(obj, attr, None)
+                if value is not None and how is not None:
+                    value = float(value) if how == "float" else value.isoformat()
+            out[key] = value
+        return out
+
+    def dump_row(obj) -> dict:
+        if type(obj) is _NewRow:
+            return dump_new_row(obj)
+        out = {}
+        values = obj.__dict__ if type(obj) is model else no_values
         for key, attr, how, field, column in direct:
             if how == "field":
                 value = field.serialize(attr, obj, accessor=schema.get_attribute)
@@ -261,7 +282,8 @@ def _snapshot_dumper(row) -> dict:
 
 
 def payload_sha256(m: dict) -> str:
-    body = {k: m.get(k) for k in ("entity", "entity_id", "op", "base_version", "fields", "blob_hashes")}
+    body = {"entity": m.get("entity"), "entity_id": m.get("entity_id"), "op": m.get("op"),
+            "base_version": m.get("base_version"), "fields": m.get("fields"), "blob_hashes": m.get("blob_hashes")}
     return hashlib.sha256("".join(_payload_json(body, 0)).encode()).hexdigest()
 
 
@@ -364,19 +386,20 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
     # The rows each mutation adds, by (model, id): find_row's "created earlier in this batch?"
     session.info["pending_by_key"] = {}
     attached: list = []  # rows insert_new_row attached to the session, in order
+    token_absent = None
     try:
         with shared_calendar():
-            batch = _Batch(mutations, keep, seqs, events, batch_cache, attached)
-            session.info["known_absent"] = batch.absent
+            batch = _Batch(actor, device_id, mutations, keep, seqs, events, batch_cache, attached)
+            token_absent = known_absent.set((db.session(), batch.absent))
             if INSERT_NEW_ROWS:
                 session.info["insert_new_row"] = batch.insert_new_row
             for group in _groups(mutations, batch):
                 if len(group) > 1:
-                    group_results = _judge_group(actor, device_id, group, handlers, batch)
+                    group_results = _judge_group(actor, group, handlers, batch)
                     if group_results is not None:
                         results.extend(group_results)
                         continue
-                results.extend(_judge(actor, device_id, m, handlers, batch) for m in group)
+                results.extend(_judge(actor, m, handlers, batch) for m in group)
             status = _record_device(session, actor, device_id, [m.get("device_seq") for m in mutations])
             events.write(session)
             batch.write_processed()
@@ -387,8 +410,9 @@ def _push_once(actor, device_id, mutations, handlers) -> dict:
         raise
     finally:
         audit.current_device.reset(token_dev)
-        for key in ("keep_alive", "seq_allocator", "audit_buffer", "known_absent", "batch_cache", "pending_by_key",
-                    "insert_new_row"):
+        if token_absent is not None:
+            known_absent.reset(token_absent)
+        for key in ("keep_alive", "seq_allocator", "audit_buffer", "batch_cache", "pending_by_key", "insert_new_row"):
             session.info.pop(key, None)
     try:
         session.commit()
@@ -465,8 +489,9 @@ INSERT_NEW_ROWS = True
 class _Batch:
     """What one push looks up once for all its mutations, and the rows it writes at the end."""
 
-    def __init__(self, mutations, keep, seqs, events, cache, attached):
+    def __init__(self, actor, device_id, mutations, keep, seqs, events, cache, attached):
         self.keep, self.seqs, self.events, self.cache, self.attached = keep, seqs, events, cache, attached
+        self.user_id, self.device_id = actor.id, device_id  # whose answers `store` keeps (read once)
         # Which created ids are not in the database yet (a replayed create's too: the answer is
         # the same for it, and asking costs nothing more), by table.
         created: dict[type, set] = {}
@@ -510,8 +535,8 @@ class _Batch:
             self.processed.pop(row["mutation_id"], None)
         del self.new_processed[processed:]
 
-    def store(self, actor, device_id, m, digest, result) -> None:
-        self.new_processed.append(dict(mutation_id=m["mutation_id"], device_id=device_id, user_id=actor.id,
+    def store(self, m, digest, result) -> None:
+        self.new_processed.append(dict(mutation_id=m["mutation_id"], device_id=self.device_id, user_id=self.user_id,
                                        device_seq=m.get("device_seq"), payload_sha256=digest,
                                        status=result["status"], result=result, created_at=utcnow()))
         self.processed[m["mutation_id"]] = _Stored(digest, result)
@@ -585,7 +610,7 @@ def _groups(mutations, batch: _Batch):
         yield group
 
 
-def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | None:
+def _judge_group(actor, group, handlers, batch: _Batch) -> list | None:
     """Apply a run of creates in one savepoint; None if any of them is not plainly applied (then
     nothing of the run is kept and the caller judges each on its own, so every answer is exactly
     what the one-by-one path gives).
@@ -596,13 +621,16 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
     and a flush for any change its rules made after (a task taken over)."""
     mark = batch.mark()
     savepoint = db.session.begin_nested()
-    bulk = _BulkRows(batch)
+    bulk = _BulkRows(batch, actor)
     try:
         rows = []
         for m in group:
             entity = m["entity"]
             model = SYNC_ENTITIES[entity]
-            if bulk.holds(model, m["entity_id"]) or find_row(model, m["entity_id"]) is not None:
+            # An id already stored or created earlier in the batch is refused by the create's own
+            # rules (check_new_id: id_taken), which sends the run one by one like any refusal; only
+            # the rows of this run not inserted yet are beyond its sight.
+            if bulk.holds(model, m["entity_id"]):
                 raise _NotPlain()
             build = BULK_CREATES.get(entity)
             if build is None or bulk.model not in (None, model):
@@ -611,7 +639,7 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
             token = audit.current_mutation.set(m["mutation_id"])
             try:
                 if build is not None:
-                    rows.append(bulk.add(actor, entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
+                    rows.append(bulk.add(entity, model, build(actor, m["entity_id"], dict(m.get("fields") or {}))))
                 else:
                     rows.append(handlers[(entity, "create")](actor, m["entity_id"], dict(m.get("fields") or {})))
                     db.session.flush()  # as _apply does: its rows take their server_seq now, in mutation order
@@ -630,7 +658,7 @@ def _judge_group(actor, device_id, group, handlers, batch: _Batch) -> list | Non
             log.debug("sync group of %d falls back to one by one: %r", len(group), err)
         return None
     for m, result in zip(group, results):
-        batch.store(actor, device_id, m, payload_sha256(m), result)
+        batch.store(m, payload_sha256(m), result)
     return results
 
 
@@ -646,10 +674,14 @@ BULK_CREATES = _bulk_creates()
 
 
 class _NewRow:
-    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps)."""
+    """A row inserted by `_BulkRows`: its column values as attributes (what the answer dumps), and
+    `snapshot`, the audit event's view of it (`_snapshot_values`)."""
 
-    def __init__(self, values: dict):
+    __slots__ = ("__dict__", "snapshot")  # the snapshot beside the values, not among them
+
+    def __init__(self, values: dict, snapshot: dict):
         self.__dict__.update(values)
+        self.snapshot = snapshot
 
 
 class _BulkRows:
@@ -657,8 +689,11 @@ class _BulkRows:
     ORM rows with the same values would store them (column defaults where a value is None,
     `server_seq` in mutation order, version 1, one audit event each with the row as stored)."""
 
-    def __init__(self, batch: _Batch):
+    def __init__(self, batch: _Batch, actor):
         self.batch = batch
+        # What every audit event of the push has in common (one actor and device per push).
+        self.event = dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
+                          device_id=audit.current_device.get())
         self.model = None
         self.rows: list[dict] = []
         self.ids: set = set()
@@ -667,18 +702,17 @@ class _BulkRows:
     def holds(self, model, row_id) -> bool:
         return (model, row_id) in self.ids
 
-    def add(self, actor, entity, model, values: dict) -> _NewRow:
+    def add(self, entity, model, values: dict) -> _NewRow:
         params, row = _complete_row(model, values)
         params["server_seq"] = row["server_seq"] = self.batch.seqs.take(1)
         params["version"] = row["version"] = 1
         self.model = model
         self.rows.append(params)
         self.ids.add((model, row["id"]))
-        self.batch.events.append(dict(user_id=getattr(actor, "id", None), role=getattr(actor, "role", None),
-                                      device_id=audit.current_device.get(), mutation_id=audit.current_mutation.get(),
-                                      action=f"{entity}.create", entity=entity, entity_id=str(row["id"]),
-                                      before=None, after=_snapshot_values(model, row)))
-        return _NewRow(row)
+        after = _snapshot_values(model, row)
+        self.batch.events.append(dict(self.event, mutation_id=audit.current_mutation.get(), action=f"{entity}.create",
+                                      entity=entity, entity_id=str(row["id"]), before=None, after=after))
+        return _NewRow(row, after)
 
     def write(self) -> None:
         if not self.rows:
@@ -699,28 +733,45 @@ class _BulkRows:
         self.batch.absent.update(self.written)
 
 
-_row_plans: dict = {}
+_row_plans: dict = {}  # (model, the given attributes in order) -> _RowPlan
 
 
-def _row_plan(model) -> tuple[frozenset, list[tuple]]:
-    """The column attributes, and (attribute, column key, default, None is a value) per column,
-    as the ORM's insert sees them."""
-    plan = _row_plans.get(model)
-    if plan is None:
+class _RowPlan:
+    """How `_complete_row` completes the values of `model` given these attributes, worked out
+    once per model and set of given attributes (a run's rows all have the same): the given ones
+    that take a default when None, and what every column not given gets."""
+
+    __slots__ = ("fill_none", "constants", "calls", "nulls")
+
+    def __init__(self, model, given: tuple):
         mapper = sa_inspect(model)
         if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
             # A hook a Core insert would skip: such a model's runs go one by one (the caller falls back).
             raise TypeError(f"{model.__name__} has insert events the bulk insert would not run")
-        plan = []
+        unknown = set(given) - {prop.key for prop in mapper.column_attrs}
+        if unknown:
+            raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
+        fill_none, constants, calls, nulls = [], {}, [], {}
         for prop in mapper.column_attrs:
             column = prop.columns[0]
             default = column.default
             if column.server_default is not None or (default is not None and not (default.is_scalar
                                                                                   or default.is_callable)):
                 raise TypeError(f"{model.__name__}.{prop.key}: a default the bulk insert cannot compute")
-            plan.append((prop.key, column.key, default, bool(getattr(column.type, "should_evaluate_none", False))))
-        plan = _row_plans[model] = (frozenset(attr for attr, *_ in plan), plan)
-    return plan
+            if column.key != prop.key:  # parameters are keyed by column, values by attribute
+                raise TypeError(f"{model.__name__}.{prop.key}: mapped to column {column.key}")
+            none_is_value = bool(getattr(column.type, "should_evaluate_none", False))
+            if prop.key in given:
+                if default is not None and not none_is_value:  # a JSON column keeps a None given as JSON null
+                    fill_none.append((prop.key, default))
+            elif default is None:
+                # Not given, no default: NULL, and a JSON column is left out of the INSERT (else JSON null).
+                (nulls if none_is_value else constants)[prop.key] = None
+            elif default.is_scalar:
+                constants[prop.key] = default.arg
+            else:
+                calls.append((prop.key, default.arg))
+        self.fill_none, self.constants, self.calls, self.nulls = tuple(fill_none), constants, tuple(calls), nulls
 
 
 def _complete_row(model, values: dict) -> tuple[dict, dict]:
@@ -729,31 +780,26 @@ def _complete_row(model, values: dict) -> tuple[dict, dict]:
     As the ORM does: a value that is None or missing takes the column's default where it has one;
     a JSON column stores a None it was given as JSON null, and one it was not given (with no
     default) is left out of the INSERT, so it is SQL NULL (read back as None)."""
-    attrs, plan = _row_plan(model)
-    unknown = values.keys() - attrs
-    if unknown:
-        raise TypeError(f"not columns of {model.__name__}: {sorted(unknown)}")
-    params, row = {}, {}
-    for attr, key, default, none_is_value in plan:
-        value = values.get(attr)
-        if value is None and not (none_is_value and attr in values):
-            if default is not None:
-                value = default.arg if default.is_scalar else default.arg(None)
-            elif none_is_value:
-                row[attr] = None
-                continue
-        params[key] = row[attr] = value
+    given = tuple(values)
+    plan = _row_plans.get((model, given))
+    if plan is None:
+        plan = _row_plans[(model, given)] = _RowPlan(model, given)
+    params = dict(values)
+    for attr, default in plan.fill_none:
+        if params[attr] is None:
+            params[attr] = default.arg if default.is_scalar else default.arg(None)
+    params.update(plan.constants)
+    for attr, make in plan.calls:
+        params[attr] = make(None)
+    row = dict(params)
+    row.update(plan.nulls)
     return params, row
 
 
 def _snapshot_values(model, values: dict) -> dict:
     """audit.snapshot of the row these values make (the same keys and JSON-safe values)."""
     as_is, jsonable = audit._AS_IS, audit.jsonable
-    out = {}
-    for key in _snapshot_keys(model):
-        value = values[key]
-        out[key] = value if type(value) in as_is else jsonable(value)
-    return out
+    return {key: value if type(value := values[key]) in as_is else jsonable(value) for key in _snapshot_keys(model)}
 
 
 def _snapshot_keys(model) -> tuple:
@@ -839,7 +885,7 @@ def _note_seqs(device, seqs) -> None:
     device.missing_seqs = missing
 
 
-def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
+def _judge(actor, m, handlers, batch: _Batch) -> dict:
     mid = m["mutation_id"]
     digest = payload_sha256(m)
     stored = batch.processed.get(mid)
@@ -877,7 +923,7 @@ def _judge(actor, device_id, m, handlers, batch: _Batch) -> dict:
         return _result(m, "retry", "server_error", message=_msg("errors.internal_error"))
     finally:
         audit.current_mutation.reset(token)
-    batch.store(actor, device_id, m, digest, result)
+    batch.store(m, digest, result)
     return result
 
 

@@ -143,6 +143,46 @@ def test_the_pending_row_index_answers_like_a_scan_of_the_session(world, db):
         session.rollback()
 
 
+def test_find_row_inside_a_push_answers_like_session_get(world, db):
+    """Inside a push find_row takes the push's session and its known-absent ids: the same rows as
+    session.get for a flushed row, a pending one, one never stored (no SELECT), and a row whose id
+    the push did not look up."""
+    import uuid
+    from datetime import date
+
+    from server.models import Venue
+    from server.services import inspections
+    from tests.statements import Statements
+
+    session = db.session()
+
+    def hazard(row_id):
+        return Hazard(id=row_id, venue_id=world.venue_a.id, description="楼道堆物", location="", severity="general",
+                      correction_mode="deadline", state="open", found_on=date(2026, 11, 27))
+
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    flushed, pending = hazard(ids[0]), hazard(ids[1])
+    session.info["pending_by_key"] = {}
+    token = inspections.known_absent.set((session, {(Hazard, i) for i in ids}))
+    try:
+        session.add(flushed)
+        session.flush()
+        session.add(pending)
+        with Statements() as st:
+            inside = [inspections.find_row(Hazard, i) for i in (ids[0], ids[2])]
+        assert st.seen == []  # the stored row from the identity map, the absent one known absent
+        inside[1:1] = [inspections.find_row(Hazard, ids[1])]
+        inside.append(inspections.find_row(Venue, world.venue_a.id))
+    finally:
+        inspections.known_absent.reset(token)
+        session.info.pop("pending_by_key", None)
+    try:
+        assert inside == [session.get(Hazard, i) for i in ids] + [session.get(Venue, world.venue_a.id)]
+        assert inside[:3] == [flushed, pending, None]
+    finally:
+        session.rollback()
+
+
 def _rich_batch(world, photo):
     """A field batch that exercises every column rule of the bulk insert: template defaults, a major
     hazard, a deadline override, a hazard with no inspection, photos, notes given and not."""
@@ -225,8 +265,8 @@ def _push_both_ways(login, db, monkeypatch, build, paths=("bulk", "one_by_one"))
             else:
                 real = sync._judge_group
 
-                def judge_group(actor, device_id, group, handlers, batch_):
-                    results = real(actor, device_id, group, handlers, batch_)
+                def judge_group(actor, group, handlers, batch_):
+                    results = real(actor, group, handlers, batch_)
                     if results is not None:  # the run was kept as the bulk path applied it
                         bulk_rows.extend(m["entity"] for m in group)
                     return results
@@ -311,6 +351,59 @@ def test_bulk_runs_mixed_with_updates_replays_and_refusals_answer_like_one_by_on
                                   ("duplicate", None), ("rejected", "entity_exists")]
     assert kept == ["inspection", "item_result", "hazard", "item_result", "hazard"]  # only the first run
     assert seen["bulk"] == seen["one_by_one"]
+
+
+def test_runs_of_creates_of_stored_ids_answer_like_one_by_one(login, world, template, db, monkeypatch):
+    """Runs of creates (of every entity a run holds) whose ids are stored already, by an earlier run
+    of the same batch or by an earlier push: each create's own rules refuse the id, which sends its
+    run one by one (duplicate for the same content, entity_exists for another), as judged alone."""
+    import uuid
+
+    def again(m, **changes):
+        return dict(m, mutation_id=str(uuid.uuid4()), fields=dict(m["fields"], **changes))
+
+    def build():
+        earlier = field_batch(world)
+        assert [r["status"] for r in push(login("inspector_a"), earlier)["results"]] == ["applied"] * 6
+        batch = field_batch(world)
+        update = lambda location, version: mut("hazard", "update", {"location": location},  # noqa: E731
+                                               entity_id=batch[5]["entity_id"], base_version=version)
+        return [*batch, update("二楼", 1),
+                again(batch[0]), again(batch[1], result="na"), again(batch[4]), update("三楼", 2),
+                again(earlier[0], lat=30.0), again(earlier[2]), again(earlier[5], description="另一处")]
+
+    seen, kept = _push_both_ways(login, db, monkeypatch, build)
+    assert [(r["status"], r.get("reason")) for r in seen["bulk"]["answers"]] == [("applied", None)] * 7 + [
+        ("duplicate", None), ("rejected", "entity_exists"), ("duplicate", None), ("applied", None),
+        ("rejected", "entity_exists"), ("duplicate", None), ("rejected", "entity_exists")]
+    assert kept == ["inspection", "item_result", "item_result", "item_result", "hazard", "hazard"]  # the first run
+    assert seen["bulk"] == seen["one_by_one"]
+
+
+@pytest.mark.parametrize("entity", ["hazard", "item_result"])
+def test_a_bulk_row_answers_with_the_schemas_dump_of_its_values(app, entity):
+    """A bulk-inserted row's answer takes its dates and datetimes from its audit snapshot, not
+    formatted again: the same as the schema's general dump of the same values (aware, other-zone
+    and naive datetimes, dates, None, JSON values)."""
+    from datetime import date, datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from server.services import sync
+
+    model = {"hazard": Hazard, "item_result": ItemResult}[entity]
+    values = {"hazard": dict(id="h-1", venue_id="v-1", description="楼道堆物", found_on=date(2026, 11, 27),
+                             deadline=date(2026, 12, 4), deadline_days=5, state="open", severity="general",
+                             correction_mode="deadline", legal_basis_codes=["XFF-28"], photo_hashes=[],
+                             state_changed_at=datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8))),
+                             client_observed_at=datetime(2026, 11, 27, 1, 2, 3)),
+              "item_result": dict(id="r-1", inspection_id="i-1", item_code="EXIT-1", result="pass", note=None,
+                                  photo_hashes=["a" * 64], client_observed_at=datetime(2026, 11, 27, 1, 2, 3, 4,
+                                                                                        tzinfo=timezone.utc))}[entity]
+    _, row = sync._complete_row(model, values)
+    row.update(server_seq=7, version=1)
+    new_row = sync._NewRow(row, sync._snapshot_values(model, row))
+    assert sync.dump(entity, new_row) == sync.dump(entity, SimpleNamespace(**row))
+    assert list(sync.dump(entity, new_row)) == list(sync.dump(entity, SimpleNamespace(**row)))
 
 
 def test_a_model_with_insert_events_is_not_inserted_in_bulk(login, world, template, db, monkeypatch):

@@ -221,13 +221,20 @@ def test_payload_digest_is_that_of_the_canonical_json():
 
 
 def test_the_view_hands_on_a_directly_read_body_without_converting_it_again(login, world, db, monkeypatch):
-    """A body read directly reaches sync.push as its `plain` mutations (no `_plain` per mutation)."""
+    """A body read directly reaches sync.push as its `plain` mutations (no `_plain` per mutation), and
+    marshmallow's form of them (UUID objects) is never made."""
+    from types import SimpleNamespace
+
     from server.api import sync as api_sync
     from tests.sync.helpers import inspection_batch, push
 
     def no_plain(m):
         raise AssertionError("_plain called for a body read directly")
 
+    def no_uuid(text):
+        raise AssertionError("a UUID made of a mutation's text, only to be turned back into it")
+
     monkeypatch.setattr(api_sync, "_plain", no_plain)
+    monkeypatch.setattr(api_sync, "uuid", SimpleNamespace(UUID=no_uuid))  # only the view's module
     answer = push(login("inspector_a"), inspection_batch(world, n_hazards=1))
     assert [r["status"] for r in answer["results"]] == ["applied"] * 2

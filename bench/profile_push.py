@@ -12,8 +12,10 @@ Instructions per batch (load-independent): the difference of two cachegrind runs
     PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
         .venv/bin/python bench/profile_push.py --batches 20   # and again with --batches 0
 
-`--statements` counts what goes through the engine: on PostgreSQL a push's runs of rows, audit
-events and stored answers go in by COPY on the driver's cursor (four per batch), not counted.
+`--statements` counts what goes through the engine, with the mean wall time of each kind (sent
+to answer read: on PostgreSQL the round trip and the server's work): on PostgreSQL a push's runs of
+rows, audit events and stored answers go in by COPY on the driver's cursor (four per batch), not
+counted.
 """
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ def main():
         post(make_batch(ids, 100000), "bench-device-0")
         payloads = [make_batch(ids, 1 + i * 50) for i in range(args.batches)]
         statements: Counter = Counter()
+        seconds: Counter = Counter()
         with app.app_context():
             engine = db.engine
 
@@ -72,8 +75,14 @@ def main():
             words = statement.split()
             key = words[0] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else " ".join(words[:4])
             statements[key] += 1
+            conn.info["statement_started"] = (key, time.perf_counter())
+
+        def timed(conn, cursor, statement, parameters, context, executemany):
+            key, started = conn.info.pop("statement_started")
+            seconds[key] += time.perf_counter() - started
 
         event.listen(engine, "before_cursor_execute", count)
+        event.listen(engine, "after_cursor_execute", timed)
         # CPU time, not wall: the machine is shared, and a wall-clock profile charges other jobs to us.
         prof = cProfile.Profile(time.process_time) if args.profile else None
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -89,6 +98,7 @@ def main():
             prof.dump_stats(args.profile)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "after_cursor_execute", timed)
         if not args.batches:  # a baseline for instruction counts: start-up and warm-up only
             return
         n = args.batches * 50
@@ -108,7 +118,7 @@ def main():
             print(f"  Python calls per batch (cProfile): {calls / args.batches:,.0f}")
         if args.statements:
             for stmt, k in statements.most_common():
-                print(f"  {k / args.batches:7.1f}/batch  {stmt}")
+                print(f"  {k / args.batches:7.1f}/batch  {seconds[stmt] / k * 1000:6.2f} ms  {stmt}")
 
 
 if __name__ == "__main__":

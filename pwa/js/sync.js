@@ -21,6 +21,7 @@ let retryTimer = null;
 let soonTimer = null;
 let started = false;
 let localRunning = null; // fallback single-flight when Web Locks are missing
+let followUp = null; // the one pass queued behind a running one (syncNow)
 
 export const status = () => ({ ...state });
 export function onChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
@@ -51,17 +52,32 @@ export function start() {
   syncNow('start');
 }
 
-/** One sync pass; only one tab at a time (Web Locks). Resolves when this pass ends. */
+/** One sync pass; only one tab at a time (Web Locks). Resolves when this pass ends. A call made
+ *  while a pass runs (this tab's or another's) is not dropped: that pass may have pulled before
+ *  what the call is for (a "sync now" after a change on the server), so one more pass follows it,
+ *  shared by every call made meanwhile. */
 export async function syncNow(reason = 'manual') {
   if (!state.user || !navigator.onLine) { emit(); return false; }
   if (navigator.locks) {
-    return navigator.locks.request('firesweep-sync', { ifAvailable: true }, async (lock) => {
-      if (!lock) return false; // another tab is syncing
-      return run(reason);
-    });
+    const ran = await navigator.locks.request('firesweep-sync', { ifAvailable: true },
+      async (lock) => (lock ? run(reason) : null));
+    if (ran !== null) return ran;
+    if (!followUp) {
+      followUp = navigator.locks.request('firesweep-sync', () => {
+        followUp = null; // a call from now on may need a pass after this one
+        return state.user && navigator.onLine ? run(reason) : false;
+      });
+    }
+    return followUp;
   }
-  if (!localRunning) localRunning = run(reason).finally(() => { localRunning = null; });
-  return localRunning;
+  if (!localRunning) {
+    localRunning = run(reason).finally(() => { localRunning = null; });
+    return localRunning;
+  }
+  if (!followUp) {
+    followUp = localRunning.then(() => { followUp = null; return syncNow(reason); });
+  }
+  return followUp;
 }
 
 async function run(reason) {

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import text
 
+from server.extensions import db as _db
 from server.models import Hazard, Inspection, ItemResult
 from server.services import sync
 from tests.sync.helpers import inspection_batch, push
@@ -25,7 +26,7 @@ def lookup_params(batch) -> dict:
 
 def multiply(connection, table: str, key: str, times: int) -> None:
     """`times` copies of the table's rows with new keys (and new server_seq numbers)."""
-    columns = [c.name for c in sync.db.metadata.tables[table].columns if c.name != "id" or key == "id"]
+    columns = [c.name for c in _db.metadata.tables[table].columns if c.name != "id" or key == "id"]
     values = {c: c for c in columns}
     values[key] = f"md5({key} || g::text)"
     if "server_seq" in values:

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 import orjson
 from marshmallow import fields as ma_fields
-from sqlalchemy import (JSON, Date, String, Text, any_, bindparam, cast, event, func, literal, literal_column, null,
+from sqlalchemy import (JSON, Date, String, Text, bindparam, cast, event, func, literal, literal_column, null,
                         select, text)
 from sqlalchemy import true, type_coerce, union_all
 from sqlalchemy import inspect as sa_inspect

@@ -148,7 +148,8 @@ class Inspection(SyncMixin, db.Model):
 class ItemResult(SyncMixin, db.Model):
     __tablename__ = "item_results"
 
-    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.id"), nullable=False, index=True)
+    # Indexed by uq_item_results_inspection_item, whose leading column it is.
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.id"), nullable=False)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_items.id"))
     item_code: Mapped[str] = mapped_column(String(32), nullable=False)
     result: Mapped[str] = mapped_column(String(8), nullable=False)

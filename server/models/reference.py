@@ -59,7 +59,8 @@ class ChecklistItem(db.Model):
     __tablename__ = "checklist_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    template_id: Mapped[int] = mapped_column(ForeignKey("checklist_templates.id", ondelete="CASCADE"), nullable=False, index=True)
+    # Indexed by uq_checklist_items_template_code, whose leading column it is.
+    template_id: Mapped[int] = mapped_column(ForeignKey("checklist_templates.id", ondelete="CASCADE"), nullable=False)
     code: Mapped[str] = mapped_column(String(32), nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     section: Mapped[str | None] = mapped_column(String(64))

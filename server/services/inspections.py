@@ -351,13 +351,15 @@ def _check_campaign(campaign_id) -> None:
 
 @lru_cache(maxsize=1)
 def _open_task_query():
-    """The id of the venue's first open task assigned to any of the users (parameters venue_id, user_ids).
+    """The id of the venue's first open task assigned to any of the users (parameters venue_id, user_ids):
+    the earliest due, and of tasks due the same day the one planned first (then by id, so the
+    choice never depends on the order the database happens to read rows in).
 
     Built once: making the statement (its EXISTS over the assignees) cost more than running it."""
     return (select(Task.id).where(Task.venue_id == bindparam("venue_id"), Task.status == "open",
                                Task.deleted_at.is_(None),
                                Task.assignees.any(User.id.in_(bindparam("user_ids", expanding=True))))
-            .order_by(Task.due_date).limit(1))
+            .order_by(Task.due_date, Task.created_at, Task.id).limit(1))
 
 
 def _link_task(inspection: Inspection, task_id, inspectors) -> None:

@@ -1,7 +1,7 @@
 """Tasks (planning, today's work, closing on finish) and campaign sweeps (doors, outcomes, coverage)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -34,6 +34,17 @@ def test_inspection_started_from_venue_search_picks_up_the_inspectors_task(world
     task = tasks.create_task(sup, venue_id=world.venue_a.id, due_date=DUE, assignee_ids=[a.id])
     insp = factories.inspection(a, world.venue_a)
     assert insp.task_id == task.id
+
+
+def test_of_two_tasks_due_the_same_day_a_visit_takes_the_one_planned_first(world):
+    sup, a = world.users["supervisor_a"], world.users["inspector_a"]
+    later = tasks.create_task(sup, venue_id=world.venue_a.id, due_date=DUE, assignee_ids=[a.id])
+    first = tasks.create_task(sup, venue_id=world.venue_a.id, due_date=DUE, assignee_ids=[a.id])
+    # Planned first, stored second: the row the database reads first is not the one to take.
+    first.created_at = later.created_at - timedelta(hours=1)
+    db.session.commit()
+    assert factories.inspection(a, world.venue_a).task_id == first.id
+    assert factories.inspection(a, world.venue_a).task_id == later.id
 
 
 def test_todays_work_is_open_tasks_due_by_the_day(world):

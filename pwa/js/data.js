@@ -1,7 +1,7 @@
 // Reads and saves the views share. Saves go through store.commit (one transaction) and
 // then nudge sync; reads are plain store lookups.
 import * as store from './store.js';
-import { normaliseCalendar, venueSearchKey, addWorkingDays, isoDate } from './domain.js';
+import { normaliseCalendar, venueSearchKey, addWorkingDays, guessedYears, isoDate } from './domain.js';
 import { session } from './main.js';
 
 export async function save({ changes, blobs = [], extraMeta = {} }) {
@@ -46,6 +46,11 @@ export async function calendar() {
 export async function deadlineFrom(foundOn, days) {
   if (!days) return null;
   return addWorkingDays(foundOn, days, await calendar());
+}
+
+/** The years between two days whose holidays this phone's calendar only guesses (weekends off). */
+export async function guessedCalendarYears(from, to) {
+  return guessedYears(from, to, await calendar());
 }
 
 export const today = () => isoDate(new Date());

@@ -22,12 +22,16 @@ function parseDate(s) {
   return new Date(y, m - 1, d, 12); // noon: immune to DST edges
 }
 
-/** Normalise the /reference/calendar answer into {holidays:Set, workdays:Set}. */
+/** Normalise the /reference/calendar answers into {holidays:Set, workdays:Set, known:Map}:
+ * `known` maps each year the phone asked about to whether its days off are known (the State
+ * Council schedule or an admin's days) rather than guessed as weekends only. */
 export function normaliseCalendar(...payloads) {
   const holidays = new Set();
   const workdays = new Set();
+  const known = new Map();
   for (const p of payloads) {
     if (!p) continue;
+    if (p.year != null) known.set(Number(p.year), p.source ? p.source !== 'weekends_only' : p.official !== false);
     for (const d of p.holidays || []) holidays.add(typeof d === 'string' ? d : d.date || d.day);
     for (const d of p.workdays || p.makeup_workdays || []) workdays.add(typeof d === 'string' ? d : d.date || d.day);
     for (const d of p.days || []) {
@@ -35,7 +39,18 @@ export function normaliseCalendar(...payloads) {
       if (d.is_workday) workdays.add(key); else holidays.add(key);
     }
   }
-  return { holidays, workdays };
+  return { holidays, workdays, known };
+}
+
+/** The years from ISO day `from` to ISO day `to` whose days off the phone does not know: the
+ * server counts weekends only there, or the phone never fetched the year. A deadline across
+ * them may fall on a public holiday or miss a make-up workday. */
+export function guessedYears(from, to, cal) {
+  const out = [];
+  for (let y = Number(from.slice(0, 4)); y <= Number(to.slice(0, 4)); y += 1) {
+    if (!(cal && cal.known && cal.known.get(y))) out.push(y);
+  }
+  return out;
 }
 
 export function isWorkingDay(date, cal) {

@@ -1,7 +1,7 @@
-import { t } from '../i18n.js';
+import { t, lang } from '../i18n.js';
 import * as store from '../store.js';
 import { navigate, session } from '../main.js';
-import { save, change, checklistFor, colleagues, deadlineFrom, today, userName, blobUrlLocal } from '../data.js';
+import { save, change, checklistFor, colleagues, deadlineFrom, guessedCalendarYears, today, userName, blobUrlLocal } from '../data.js';
 import { h, mount, link, section, empty, field, select, button, toast, typeLabel, photoThumb, when } from '../ui.js';
 
 const KINDS = ['routine', 'campaign_sweep', 'complaint', 'pre_opening', 'look_back', 'joint'];
@@ -113,16 +113,21 @@ function hazardForm(insp, item, result, rerender, free = false) {
   const mode = select('correction_mode', [['immediate', t('hazard.mode.immediate')], ['deadline', t('hazard.mode.deadline')]], item ? item.correction_mode : 'deadline');
   const days = h('input', { name: 'deadline_days', type: 'number', min: 1, max: 90, inputmode: 'numeric', value: (item && item.default_days) || 15 });
   const shown = h('p', { class: 'deadline' });
+  const guess = h('p', { class: 'notice small deadline-guessed', hidden: true });
   const refresh = async () => {
     days.closest('label').hidden = mode.value === 'immediate';
     const d = mode.value === 'deadline' ? await deadlineFrom(today(), Number(days.value)) : null;
     shown.textContent = d ? t('hazard.deadline_on', { date: d }) : t('hazard.immediate');
+    // Said where the inspector sets the days: a year without its holiday schedule counts weekends only.
+    const guessed = d ? await guessedCalendarYears(today(), d) : [];
+    guess.hidden = !guessed.length;
+    guess.textContent = guessed.length ? t('hazard.deadline_guessed', { years: guessed.join(lang() === 'en' ? ', ' : '、') }) : '';
   };
   mode.addEventListener('change', refresh);
   days.addEventListener('input', refresh);
   const box = h('div', { class: 'hazard-form' },
     h('h3', {}, t('hazard.new')), field(t('hazard.description'), desc), field(t('hazard.location'), loc),
-    field(t('hazard.severity_label'), sev), field(t('hazard.mode_label'), mode), field(t('hazard.days'), days), shown,
+    field(t('hazard.severity_label'), sev), field(t('hazard.mode_label'), mode), field(t('hazard.days'), days), shown, guess,
     button(t('hazard.save'), async () => {
       const found = today();
       const deadlineDays = mode.value === 'deadline' ? Number(days.value) : null;

@@ -708,7 +708,7 @@ def issue(actor, document_id, *, serial: int | None = None, lease_id: str | None
         if serial is None or lease_id is None:
             raise BadInput("document_lease_incomplete")
         lease = numbering.claim_leased(kind=doc.kind, serial=serial, lease_id=lease_id,
-                                       device_id=audit.current_device.get())
+                                       device_id=audit.current_device.get(), year=issued_on.year)
         year, doc.lease_id = lease.year, lease.id
     else:
         year = issued_on.year

@@ -163,8 +163,11 @@ def return_lease(actor, lease_id: str, *, reason: str | None = None) -> tuple[Nu
     return lease, voided
 
 
-def claim_leased(*, kind: str, serial: int, lease_id: str, device_id: str | None) -> NumberLease:
-    """Check that an offline-issued serial belongs to THIS device's open lease and is unused.
+def claim_leased(*, kind: str, serial: int, lease_id: str, device_id: str | None, year: int) -> NumberLease:
+    """Check that an offline-issued serial belongs to THIS device's open lease of the year the
+    document is issued in, and is unused. A lease of last year is refused after New Year: the
+    number would carry the wrong year (〔2026〕 on a notice dated 2027), and last year's
+    unused serials are voided when the phone returns the lease.
 
     Runs inside the issuing transaction; the documents' unique (agency, kind, year, serial)
     constraint is the last word if two replays race.
@@ -176,6 +179,8 @@ def claim_leased(*, kind: str, serial: int, lease_id: str, device_id: str | None
         raise RuleViolation("number_lease_wrong_device")
     if lease.kind != kind or lease.agency != agency_short_name():
         raise RuleViolation("number_lease_kind_mismatch")
+    if lease.year != year:
+        raise RuleViolation("number_lease_other_year", lease_year=lease.year, year=year)
     if not lease.first_serial <= int(serial) <= lease.last_serial:
         raise RuleViolation("number_serial_outside_lease", serial=serial)
     if _voided_serials(lease.agency, kind, lease.year, serial, serial):

@@ -4,12 +4,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import uuid
+from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
 from server.extensions import db
-from server.models import Document, NumberCounter
+from server.models import Document, NumberCounter, NumberLease
 from server.services import documents, numbering
 from server.services.errors import RuleViolation
 from tests.documents import helpers
@@ -143,6 +144,30 @@ def test_a_used_leased_serial_cannot_be_used_twice(world, login):
                                     "fields": fields})["status"] == "applied"
     dup = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": second.id, "op": "issue", "fields": fields})
     assert dup["status"] == "rejected" and dup["reason"] == "number_serial_used"
+
+
+def test_last_years_lease_issues_until_new_year_and_is_refused_after(world, login):
+    """A phone that leased numbers in December issues with them on 31 December; on 2 January
+    the same lease would print last year in the number, so the issue is refused, the document
+    stays a draft and the serial stays free for voiding."""
+    helpers.legal_bases()
+    phone = login("inspector_a")
+    lease = numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=3,
+                                    device_id="phone-aaaa", today=date(2025, 12, 30))
+    assert lease.year == 2025
+    before, after = (helpers.complete_draft(world, "immediate_rectification") for _ in range(2))
+    on_new_years_eve = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": before.id, "op": "issue",
+                                                "fields": {"serial": lease.first_serial, "lease_id": lease.id,
+                                                           "issued_at_device": "2025-12-31T23:50:00+08:00"}})
+    assert on_new_years_eve["status"] == "applied", on_new_years_eve
+    assert db.session.get(Document, before.id).number == "北仑消立字〔2025〕第0001号"
+    after_new_year = _push(phone, "phone-aaaa", {"entity": "document", "entity_id": after.id, "op": "issue",
+                                              "fields": {"serial": lease.first_serial + 1, "lease_id": lease.id,
+                                                         "issued_at_device": "2026-01-02T09:00:00+08:00"}})
+    assert after_new_year["status"] == "rejected" and after_new_year["reason"] == "number_lease_other_year"
+    assert "2025" in after_new_year["message"] and "2026" in after_new_year["message"]
+    assert db.session.get(Document, after.id).state == "draft"
+    assert numbering.unused_serials(db.session.get(NumberLease, lease.id)) == [2, 3]
 
 
 # ------------------------------------------------------------------ many processes, one PostgreSQL

@@ -56,6 +56,8 @@ export const api = {
   pull: (cursor, limit = 2000) => call('GET', `/api/v1/sync/pull?cursor=${cursor}&limit=${limit}`),
   lease: (kind, count, deviceId) =>
     call('POST', '/api/v1/numbers/leases', { json: { kind, count, device_id: deviceId } }),
+  /** Give a block back: the server voids its unused numbers with the reason. */
+  returnLease: (leaseId, reason) => call('POST', `/api/v1/numbers/leases/${leaseId}/return`, { json: { reason } }),
   putBlob: (hash, blob, type) => call('PUT', `/api/v1/blobs/${hash}`, { body: blob, type }),
   /** Which of these hashes (≤ 500) the server lacks, in the order asked. */
   missingBlobs: (hashes) => call('POST', '/api/v1/blobs/missing', { json: { hashes } }).then((d) => d.missing),

@@ -153,15 +153,23 @@ export function resolutionFields(conflicts, choices) {
 
 // ---- leased numbers -------------------------------------------------------------------
 
-export function remainingNumbers(leases, kind) {
+/** The year a document issued at `moment` is numbered in: its date in China, where the server
+ * dates documents (a phone set to another zone still numbers as the server will). */
+export function issueYear(moment = new Date()) {
+  return Number(new Intl.DateTimeFormat('en', { timeZone: 'Asia/Shanghai', year: 'numeric' }).format(moment));
+}
+
+/** Unused numbers of this kind and year on the phone (last year's block does not count). */
+export function remainingNumbers(leases, kind, year) {
   let n = 0;
-  for (const l of leases || []) if (l.kind === kind) n += l.numbers.length - (l.used || []).length;
+  for (const l of leases || []) if (l.kind === kind && l.year === year) n += l.numbers.length - (l.used || []).length;
   return n;
 }
 
-/** Next unused number of the phone's leased block for this kind, or null. */
-export function nextLeasedNumber(leases, kind) {
-  for (const l of (leases || []).filter((x) => x.kind === kind)) {
+/** Next unused number of the phone's leased block for this kind and year, or null: a block
+ * leased in December is not used after New Year (its number would carry last year). */
+export function nextLeasedNumber(leases, kind, year) {
+  for (const l of (leases || []).filter((x) => x.kind === kind && x.year === year)) {
     const used = new Set(l.used || []);
     for (let i = 0; i < l.numbers.length; i++) {
       const serial = l.first_serial + i;

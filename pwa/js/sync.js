@@ -3,7 +3,7 @@
 import { api, ApiError } from './api.js';
 import * as store from './store.js';
 import {
-  ENTITY_STORES, FINAL, LEASE_BLOCK, LEASE_LOW_WATER, NOTICE_KINDS, backoffDelay,
+  ENTITY_STORES, FINAL, LEASE_BLOCK, LEASE_LOW_WATER, NOTICE_KINDS, backoffDelay, issueYear,
   mergeServerRow, pendingFields, pushable, remainingNumbers, toWire,
 } from './domain.js';
 
@@ -304,13 +304,16 @@ async function dropVenueRecords(t, outbox, venueId) {
   }
 }
 
-/** Keep a block of official numbers per notice kind so notices can be issued offline. */
+/** Keep a block of this year's official numbers per notice kind so notices can be issued
+ * offline; give last year's blocks back once the server has handed out this year's and no
+ * queued notice uses them. */
 export async function topUpLeases() {
   const deviceId = await store.deviceId();
+  const year = issueYear();
   const leases = await store.getMeta('leases', []);
   let changed = false;
   for (const kind of NOTICE_KINDS) {
-    if (remainingNumbers(leases, kind) >= LEASE_LOW_WATER) continue;
+    if (remainingNumbers(leases, kind, year) >= LEASE_LOW_WATER) continue;
     try {
       const l = await api.lease(kind, LEASE_BLOCK, deviceId);
       leases.push({ ...l, used: [], user_id: state.user.id });
@@ -318,6 +321,9 @@ export async function topUpLeases() {
     } catch (err) {
       if (err.status === 401) throw err;
       if (err.status === 403 || err.status === 404) continue; // this role may not issue / not deployed
+      // The device holds the most the server allows: with the phone's clock in another year than
+      // the server's, its blocks do not count here; it must not ask on every pass.
+      if (err.reason === 'number_lease_limit') continue;
       throw err;
     }
   }
@@ -327,6 +333,37 @@ export async function topUpLeases() {
     const used = new Map(now.map((l) => [l.id, l.used || []]));
     await store.setMeta('leases', leases.map((l) => ({ ...l, used: used.get(l.id) || l.used || [] })));
   }
+  await returnPastLeases();
+}
+
+// Stored with the voided numbers in the register, which is kept in Chinese like the documents.
+const YEAR_END_REASON = '跨年未使用，号段退回作废';
+
+/** After New Year this user's blocks of an earlier year can no longer number a notice: once
+ * the server has leased a block of the same kind for a later year (so it is in the new year
+ * too, whatever this phone's clock says), return each one that no queued notice still uses, so
+ * the server voids its unused numbers (never a silent gap in last year's register), and forget
+ * it. A block whose return fails for the network stays for the next pass; one the server no
+ * longer has open is forgotten. */
+async function returnPastLeases() {
+  const leases = await store.getMeta('leases', []);
+  const past = leases.filter((l) => l.user_id === state.user.id
+    && leases.some((x) => x.kind === l.kind && x.year > l.year));
+  if (!past.length) return;
+  const queued = new Set((await store.all('outbox'))
+    .filter((m) => m.entity === 'document' && m.op === 'issue').map((m) => (m.fields || {}).lease_id));
+  const gone = new Set();
+  for (const l of past.filter((x) => !queued.has(x.id))) {
+    try {
+      await api.returnLease(l.id, YEAR_END_REASON);
+      gone.add(l.id);
+    } catch (err) {
+      if (err.status === 401) throw err;
+      if (err.status === 404 || err.reason === 'number_lease_closed') gone.add(l.id);
+      else if (err.status === 0) break;
+    }
+  }
+  if (gone.size) await store.setMeta('leases', (await store.getMeta('leases', [])).filter((l) => !gone.has(l.id)));
 }
 
 /** Refresh reference data the phone needs offline: checklists, calendar, colleagues. */

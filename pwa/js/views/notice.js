@@ -4,9 +4,14 @@ import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { navigate, session } from '../main.js';
 import { save, change, userName, today } from '../data.js';
-import { nextLeasedNumber, markNumberUsed, remainingNumbers } from '../domain.js';
+import { issueYear, nextLeasedNumber, markNumberUsed, remainingNumbers } from '../domain.js';
 import { pdfUrl } from '../api.js';
 import { h, mount, section, field, select, button, empty, toast } from '../ui.js';
+
+/** Why no number: none at all, or only last year's block (after New Year, until the phone syncs). */
+function noNumbers(leases, kind, year) {
+  return leases.some((l) => l.kind === kind && l.year < year) ? t('doc.no_numbers_this_year', { year }) : t('doc.no_numbers');
+}
 
 function preview({ kind, number, venue, hazards, deadline, inspectors, partyName }) {
   return h('article', { class: 'paper', id: 'notice-preview' },
@@ -73,8 +78,10 @@ export async function notice(inspectionId, params) {
   const selected = () => hazards.filter((x, i) => boxes[i].checked);
   const deadlineOf = (list) => list.map((x) => x.deadline).filter(Boolean).sort().pop() || null;
   const refresh = () => {
-    const next = nextLeasedNumber(leases, kind.value);
-    info.textContent = next ? t('doc.next_number', { number: next.number, left: remainingNumbers(leases, kind.value) }) : t('doc.no_numbers');
+    const year = issueYear();
+    const next = nextLeasedNumber(leases, kind.value, year);
+    info.textContent = next ? t('doc.next_number', { number: next.number, left: remainingNumbers(leases, kind.value, year) })
+      : noNumbers(leases, kind.value, year);
     pv.replaceChildren(preview({ kind: kind.value, number: next && next.number, venue, hazards: selected(), deadline: deadlineOf(selected()), inspectors, partyName: partyName.value }));
   };
   kind.addEventListener('change', refresh);
@@ -87,9 +94,10 @@ export async function notice(inspectionId, params) {
     info, pv, error,
     button(t('doc.issue_now'), async () => {
       const chosen = selected();
-      const next = nextLeasedNumber(await store.getMeta('leases', []), kind.value);
+      const held = await store.getMeta('leases', []);
+      const next = nextLeasedNumber(held, kind.value, issueYear());
       if (!chosen.length) { error.textContent = t('doc.need_hazards'); return; }
-      if (!next) { error.textContent = t('doc.no_numbers'); return; }
+      if (!next) { error.textContent = noNumbers(held, kind.value, issueYear()); return; }
       const deadline = kind.value === 'deadline_rectification' ? deadlineOf(chosen) : null;
       const id = crypto.randomUUID();
       const fields = {

@@ -54,8 +54,8 @@ export const api = {
   push: (payload) => call('POST', '/api/v1/sync/push', { json: payload }),
   /** Pages of the server's maximum (2000 rows): a street's initial pull is 13 round trips, not 50. */
   pull: (cursor, limit = 2000) => call('GET', `/api/v1/sync/pull?cursor=${cursor}&limit=${limit}`),
-  lease: (kind, count, deviceId) =>
-    call('POST', '/api/v1/numbers/leases', { json: { kind, count, device_id: deviceId } }),
+  lease: (kind, count, deviceId, year) =>
+    call('POST', '/api/v1/numbers/leases', { json: { kind, count, device_id: deviceId, year } }),
   /** Give a block back: the server voids its unused numbers with the reason. */
   returnLease: (leaseId, reason) => call('POST', `/api/v1/numbers/leases/${leaseId}/return`, { json: { reason } }),
   putBlob: (hash, blob, type) => call('PUT', `/api/v1/blobs/${hash}`, { body: blob, type }),

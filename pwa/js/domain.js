@@ -153,10 +153,21 @@ export function resolutionFields(conflicts, choices) {
 
 // ---- leased numbers -------------------------------------------------------------------
 
-/** The year a document issued at `moment` is numbered in: its date in China, where the server
- * dates documents (a phone set to another zone still numbers as the server will). */
-export function issueYear(moment = new Date()) {
-  return Number(new Intl.DateTimeFormat('en', { timeZone: 'Asia/Shanghai', year: 'numeric' }).format(moment));
+/** The date (YYYY-MM-DD) of `moment` in China, where the server dates documents: a phone set
+ * to another zone still numbers as the server will. */
+export function chinaDay(moment = new Date()) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(moment);
+}
+
+/** The year a document issued at `moment` is numbered in. */
+export const issueYear = (moment = new Date()) => Number(chinaDay(moment).slice(0, 4));
+
+/** The years whose numbers the phone keeps a block of: this one, and in December the next
+ * (the server leases next year's numbers from December 1), so New Year offline still finds one. */
+export function leaseYears(moment = new Date()) {
+  const day = chinaDay(moment);
+  const year = Number(day.slice(0, 4));
+  return day.slice(5, 7) === '12' ? [year, year + 1] : [year];
 }
 
 /** Unused numbers of this kind and year on the phone (last year's block does not count). */

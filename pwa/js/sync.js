@@ -3,7 +3,7 @@
 import { api, ApiError } from './api.js';
 import * as store from './store.js';
 import {
-  ENTITY_STORES, FINAL, LEASE_BLOCK, LEASE_LOW_WATER, NOTICE_KINDS, backoffDelay, issueYear,
+  ENTITY_STORES, FINAL, LEASE_BLOCK, LEASE_LOW_WATER, NOTICE_KINDS, backoffDelay, issueYear, leaseYears,
   mergeServerRow, pendingFields, pushable, remainingNumbers, toWire,
 } from './domain.js';
 
@@ -304,27 +304,29 @@ async function dropVenueRecords(t, outbox, venueId) {
   }
 }
 
-/** Keep a block of this year's official numbers per notice kind so notices can be issued
- * offline; give last year's blocks back once the server has handed out this year's and no
- * queued notice uses them. */
+/** Keep a block of this year's official numbers per notice kind (and in December of next
+ * year's) so notices can be issued offline; give last year's blocks back once the server has
+ * handed out this year's and no queued notice uses them. */
 export async function topUpLeases() {
   const deviceId = await store.deviceId();
-  const year = issueYear();
   const leases = await store.getMeta('leases', []);
   let changed = false;
   for (const kind of NOTICE_KINDS) {
-    if (remainingNumbers(leases, kind, year) >= LEASE_LOW_WATER) continue;
-    try {
-      const l = await api.lease(kind, LEASE_BLOCK, deviceId);
-      leases.push({ ...l, used: [], user_id: state.user.id });
-      changed = true;
-    } catch (err) {
-      if (err.status === 401) throw err;
-      if (err.status === 403 || err.status === 404) continue; // this role may not issue / not deployed
-      // The device holds the most the server allows: with the phone's clock in another year than
-      // the server's, its blocks do not count here; it must not ask on every pass.
-      if (err.reason === 'number_lease_limit') continue;
-      throw err;
+    for (const year of leaseYears()) {
+      if (remainingNumbers(leases, kind, year) >= LEASE_LOW_WATER) continue;
+      try {
+        const l = await api.lease(kind, LEASE_BLOCK, deviceId, year);
+        leases.push({ ...l, used: [], user_id: state.user.id });
+        changed = true;
+      } catch (err) {
+        if (err.status === 401) throw err;
+        if (err.status === 403 || err.status === 404) break; // this role may not issue / not deployed
+        // The phone's clock and the server's disagree about the year (or December): the server
+        // leases what it can on a later pass. The device holding the most the server allows is
+        // no reason to fail the pass either.
+        if (err.reason === 'number_lease_year' || err.reason === 'number_lease_limit') continue;
+        throw err;
+      }
     }
   }
   if (changed) {
@@ -333,21 +335,21 @@ export async function topUpLeases() {
     const used = new Map(now.map((l) => [l.id, l.used || []]));
     await store.setMeta('leases', leases.map((l) => ({ ...l, used: used.get(l.id) || l.used || [] })));
   }
-  await returnPastLeases();
+  await returnPastLeases(issueYear());
 }
 
 // Stored with the voided numbers in the register, which is kept in Chinese like the documents.
 const YEAR_END_REASON = '跨年未使用，号段退回作废';
 
 /** After New Year this user's blocks of an earlier year can no longer number a notice: once
- * the server has leased a block of the same kind for a later year (so it is in the new year
- * too, whatever this phone's clock says), return each one that no queued notice still uses, so
- * the server voids its unused numbers (never a silent gap in last year's register), and forget
- * it. A block whose return fails for the network stays for the next pass; one the server no
- * longer has open is forgotten. */
-async function returnPastLeases() {
+ * the phone also holds a block of the same kind for a later year (leased by the server, so the
+ * server numbers that year too), return each one that no queued notice still uses, so the
+ * server voids its unused numbers (never a silent gap in last year's register), and forget it.
+ * A block whose return fails for the network stays for the next pass; one the server no longer
+ * has open is forgotten. */
+async function returnPastLeases(year) {
   const leases = await store.getMeta('leases', []);
-  const past = leases.filter((l) => l.user_id === state.user.id
+  const past = leases.filter((l) => l.year < year && l.user_id === state.user.id
     && leases.some((x) => x.kind === l.kind && x.year > l.year));
   if (!past.length) return;
   const queued = new Set((await store.all('outbox'))

@@ -37,6 +37,7 @@ class LeaseCreateSchema(StrictSchema):
     kind = ma.String(required=True, validate=validate.OneOf(KINDS))
     count = ma.Integer(required=True, validate=validate.Range(min=1, max=numbering.MAX_LEASE))
     device_id = ma.String(required=True, validate=validate.Length(min=1, max=64))
+    year = ma.Integer(metadata={"description": "this year (the default) or, in December, the next one"})
 
 
 class LeaseReturnSchema(StrictSchema):
@@ -80,7 +81,9 @@ class Leases(MethodView):
     def post(self, args):
         """Lease the next 1–20 serials of a kind to this phone, to issue on site without signal.
 
-        On sync an offline issue must use a serial of a lease of the same device, unused.
+        The numbers are of this year (China time) or, from December 1, of the next year if
+        asked. On sync an offline issue must use an unused serial of a lease of the same device
+        and of the year the document is issued in.
         """
         return numbering.lease_numbers(require_user(), **args)
 

@@ -104,8 +104,12 @@ def unused_serials(lease: NumberLease) -> list[int]:
     return [s for s in range(lease.first_serial, lease.last_serial + 1) if s not in taken]
 
 
-def lease_numbers(actor, *, kind: str, count: int, device_id: str, today: date | None = None) -> NumberLease:
-    """Lease the next `count` (1–20) serials of `kind` to one phone for issuing without signal."""
+def lease_numbers(actor, *, kind: str, count: int, device_id: str, year: int | None = None,
+                  today: date | None = None) -> NumberLease:
+    """Lease the next `count` (1–20) serials of `kind` and `year` to one phone for issuing
+    without signal. The year is this year (in China); from December 1 it may be the next one,
+    so a phone that is offline on the first days of January still holds numbers of the new
+    year (a notice is numbered in the year it is issued: `claim_leased`)."""
     authorize(actor, "number.lease")
     spec = _check_kind(kind)
     if actor.role not in spec["issue_roles"]:
@@ -116,7 +120,11 @@ def lease_numbers(actor, *, kind: str, count: int, device_id: str, today: date |
     if not device_id or len(device_id) > 64:
         raise RuleViolation("number_device_required")
     agency = agency_short_name()
-    year = (today or local_today()).year
+    today = today or local_today()
+    if year is None:
+        year = today.year
+    elif not (year == today.year or (year == today.year + 1 and today.month == 12)):
+        raise RuleViolation("number_lease_year", year=year, current=today.year)
     open_leases = db.session.scalars(select(NumberLease).where(
         NumberLease.device_id == device_id, NumberLease.agency == agency, NumberLease.kind == kind,
         NumberLease.year == year, NumberLease.closed_at.is_(None)))

@@ -146,6 +146,33 @@ def test_a_used_leased_serial_cannot_be_used_twice(world, login):
     assert dup["status"] == "rejected" and dup["reason"] == "number_serial_used"
 
 
+def test_next_years_numbers_can_be_leased_in_december_only(world, login, monkeypatch):
+    inspector = world.users["inspector_a"]
+
+    def lease(year, today):
+        return numbering.lease_numbers(inspector, kind="immediate_rectification", count=2, device_id="phone-aaaa",
+                                       year=year, today=today)
+    with pytest.raises(RuleViolation) as refused:
+        lease(2027, date(2026, 11, 30))
+    assert refused.value.reason == "number_lease_year"
+    with pytest.raises(RuleViolation):
+        lease(2025, date(2026, 12, 1))  # never last year's
+    ahead = lease(2027, date(2026, 12, 1))
+    assert (ahead.year, ahead.first_serial) == (2027, 1)
+    assert lease(None, date(2026, 12, 1)).year == 2026  # the default stays this year
+    # Through the API, in December by the server's clock; the holding cap counts per year.
+    monkeypatch.setattr(numbering, "local_today", lambda now=None: date(2026, 12, 28))
+    resp = login("inspector_a").post("/api/v1/numbers/leases", json={
+        "kind": "immediate_rectification", "count": 18, "device_id": "phone-aaaa", "year": 2027})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["numbers"][0] == "北仑消立字〔2027〕第0003号"
+    monkeypatch.setattr(numbering, "local_today", lambda now=None: date(2026, 11, 28))
+    resp = login("inspector_a").post("/api/v1/numbers/leases", json={
+        "kind": "immediate_rectification", "count": 1, "device_id": "phone-aaaa", "year": 2027})
+    assert resp.status_code == 422 and resp.get_json()["reason"] == "number_lease_year"
+    assert "2027" in resp.get_json()["message"]
+
+
 def test_last_years_lease_issues_until_new_year_and_is_refused_after(world, login):
     """A phone that leased numbers in December issues with them on 31 December; on 2 January
     the same lease would print last year in the number, so the issue is refused, the document

@@ -89,3 +89,43 @@ def test_after_new_year_the_phone_numbers_with_this_years_block_and_returns_last
       await (await import('/js/sync.js')).topUpLeases();""")
     assert held(page) == [("deadline_rectification", new_year), ("immediate_rectification", new_year)]
     assert server_lease(live_server, queued_lease)[0] is True
+
+
+def test_in_december_the_phone_also_leases_next_years_numbers_and_numbers_with_them_offline_after_new_year(
+        live_server, world, page, monkeypatch):
+    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
+    phone.wait_worker(page)
+    phone.wait_synced_reference(page)
+    year = numbering.local_today().year
+    inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
+    phone.set_result(page, "SF-03", "fail")
+    phone.record_hazard(page, "SF-03", "一楼仓库门口")
+    phone.wait_outbox_empty(page)
+    phone.wait_until(page, "return !(await import('/js/sync.js')).status().running;")
+
+    # 28 December: a sync keeps a block of each year; this year's stays in use.
+    monkeypatch.setattr(numbering, "local_today", lambda now=None: date(year, 12, 28))
+    page.clock.set_fixed_time(datetime(year, 12, 28, 9, 0, tzinfo=CHINA))
+    phone.evaluate(page, "await (await import('/js/sync.js')).topUpLeases();")
+    assert held(page) == [("deadline_rectification", year), ("deadline_rectification", year + 1),
+                          ("immediate_rectification", year), ("immediate_rectification", year + 1)]
+    leases = phone.evaluate(page, "return await s.getMeta('leases', []);")
+    assert all(server_lease(live_server, l["id"])[0] is False for l in leases)
+
+    # 2 January, no signal: the notice takes the new year's first number.
+    phone.cut_network(page.context)
+    page.clock.set_fixed_time(datetime(year + 1, 1, 2, 9, 0, tzinfo=CHINA))
+    phone.go(page, f"/inspections/{inspection_id}/notice")
+    expect(page.locator("#lease-info")).to_have_text(
+        f"将使用文号：北仑消限字〔{year + 1}〕第0001号（本机剩余 10 个）")
+
+    # Back online after New Year: last year's blocks go back, their unused numbers voided.
+    phone.restore_network(page.context)
+    monkeypatch.setattr(numbering, "local_today", lambda now=None: date(year + 1, 1, 2))
+    phone.evaluate(page, "await (await import('/js/sync.js')).topUpLeases();")
+    assert held(page) == [("deadline_rectification", year + 1), ("immediate_rectification", year + 1)]
+    for lease in leases:
+        if lease["year"] == year:
+            closed, voided, reasons = server_lease(live_server, lease["id"])
+            assert closed and voided == list(range(lease["first_serial"], lease["last_serial"] + 1))
+            assert reasons == {"跨年未使用，号段退回作废"}

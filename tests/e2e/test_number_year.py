@@ -19,6 +19,15 @@ pytestmark = pytest.mark.browser
 CHINA = timezone(timedelta(hours=8))
 
 
+def in_november(page, monkeypatch) -> int:
+    """Server and phone in late November of the real year (no December lease ahead yet), the
+    phone's clock running; returns the year."""
+    year = numbering.local_today().year
+    monkeypatch.setattr(numbering, "local_today", lambda now=None: date(year, 11, 20))
+    page.clock.set_system_time(datetime(year, 11, 20, 9, 0, tzinfo=CHINA))
+    return year
+
+
 def held(page) -> list[tuple[str, int]]:
     return sorted((l["kind"], l["year"]) for l in phone.evaluate(page, "return await s.getMeta('leases', []);"))
 
@@ -34,10 +43,12 @@ def server_lease(live_server, lease_id):
 
 def test_after_new_year_the_phone_numbers_with_this_years_block_and_returns_last_years(
         live_server, world, page, monkeypatch):
+    this_year = in_november(page, monkeypatch)
     phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
     phone.wait_worker(page)
-    phone.wait_synced_reference(page)  # leased in the real year: one block per notice kind
-    this_year = numbering.local_today().year
+    phone.wait_synced_reference(page)  # one block per notice kind
+    phone.wait_until(page, "return !(await import('/js/sync.js')).status().running;")
+    assert phone.evaluate(page, "return (await import('/js/domain.js')).leaseYears();") == [this_year]
     assert held(page) == [("deadline_rectification", this_year), ("immediate_rectification", this_year)]
     leases = phone.evaluate(page, "return await s.getMeta('leases', []);")
     old = {l["kind"]: l for l in leases}
@@ -93,10 +104,10 @@ def test_after_new_year_the_phone_numbers_with_this_years_block_and_returns_last
 
 def test_in_december_the_phone_also_leases_next_years_numbers_and_numbers_with_them_offline_after_new_year(
         live_server, world, page, monkeypatch):
+    year = in_november(page, monkeypatch)
     phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
     phone.wait_worker(page)
     phone.wait_synced_reference(page)
-    year = numbering.local_today().year
     inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
     phone.set_result(page, "SF-03", "fail")
     phone.record_hazard(page, "SF-03", "一楼仓库门口")

@@ -83,7 +83,7 @@ def test_refusal_needs_a_witness_and_e_service_needs_consent(world, issued, logi
     assert ok.status_code == 201, ok.get_json()
 
 
-def test_owner_signs_a_self_rectification_commitment(world, login):
+def test_owner_signs_a_self_rectification_commitment(world, login, on_issue_day):
     helpers.legal_bases()
     doc = helpers.complete_draft(world, "self_rectification_commitment")
     fields = dict(doc.fields)

@@ -99,7 +99,7 @@ def _issue_mutation(doc_id, fields):
             "op": "issue", "base_version": None, "fields": fields, "blob_hashes": []}
 
 
-def test_replayed_offline_issue_is_idempotent_and_changed_content_refused(world, login):
+def test_replayed_offline_issue_is_idempotent_and_changed_content_refused(world, login, on_issue_day):
     helpers.legal_bases()
     phone = login("inspector_a")
     lease = phone.post("/api/v1/numbers/leases", json={"kind": "immediate_rectification", "count": 2,
@@ -128,7 +128,7 @@ def test_replayed_offline_issue_is_idempotent_and_changed_content_refused(world,
     assert changed["status"] == "rejected" and changed["reason"] == "document_frozen"
 
 
-def test_supersede_issues_a_new_row_and_links_both(world, issued, login):
+def test_supersede_issues_a_new_row_and_links_both(world, issued, login, on_issue_day):
     resp = login("inspector_a").post(f"/api/v1/documents/{issued.id}/supersede",
                                      json={"fields": dict(issued.fields, deadline_days=15)})
     assert resp.status_code == 201, resp.get_json()

@@ -81,7 +81,7 @@ def test_lease_size_and_holding_are_capped(world):
     assert caught.value.reason == "number_lease_limit"
 
 
-def test_returned_lease_numbers_are_voided_and_shown_in_the_register(world, login):
+def test_returned_lease_numbers_are_voided_and_shown_in_the_register(world, login, on_issue_day):
     helpers.legal_bases()
     phone = login("inspector_a")
     lease = phone.post("/api/v1/numbers/leases", json={"kind": "immediate_rectification", "count": 3,
@@ -111,7 +111,7 @@ def test_returned_lease_numbers_are_voided_and_shown_in_the_register(world, logi
     assert again["status"] == "rejected" and again["reason"] == "number_serial_voided"
 
 
-def test_register_shows_leased_unused_numbers(world, login):
+def test_register_shows_leased_unused_numbers(world, login, on_issue_day):
     numbering.lease_numbers(world.users["inspector_a"], kind="deadline_rectification", count=2,
                             device_id="phone-aaaa")
     items = login("supervisor_a").get("/api/v1/numbers/register?kind=deadline_rectification&year=2026").get_json()["items"]

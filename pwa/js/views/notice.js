@@ -95,9 +95,10 @@ export async function notice(inspectionId, params) {
     button(t('doc.issue_now'), async () => {
       const chosen = selected();
       const held = await store.getMeta('leases', []);
-      const next = nextLeasedNumber(held, kind.value, issueYear());
+      const year = issueYear();
+      const next = nextLeasedNumber(held, kind.value, year);
       if (!chosen.length) { error.textContent = t('doc.need_hazards'); return; }
-      if (!next) { error.textContent = noNumbers(held, kind.value, issueYear()); return; }
+      if (!next) { error.textContent = noNumbers(held, kind.value, year); return; }
       const deadline = kind.value === 'deadline_rectification' ? deadlineOf(chosen) : null;
       const id = crypto.randomUUID();
       const fields = {

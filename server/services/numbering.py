@@ -20,7 +20,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, select, text, update
 
 from server.extensions import db
 from server.models import Document, NumberCounter, NumberLease, VoidedNumber
@@ -156,15 +156,23 @@ def return_lease(actor, lease_id: str, *, reason: str | None = None) -> tuple[Nu
     if actor.role != ADMIN:
         authorize(actor, "number.lease")
     lease = get_lease(actor, lease_id)
-    if lease.closed_at is not None:
+    # Close it first, and only if it is still open: the UPDATE takes the lease's row lock, so a
+    # second return of the same lease (a phone's two sync passes at once) waits for this one and
+    # then finds it closed, and an offline issue on this lease (`claim_leased` locks the row too)
+    # either commits before the unused serials are read or finds the lease closed. Without it two
+    # returns on PostgreSQL both voided the same serials and the second failed on the key.
+    closed = db.session.execute(
+        update(NumberLease).where(NumberLease.id == lease.id, NumberLease.closed_at.is_(None))
+        .values(closed_at=utcnow()).execution_options(synchronize_session=False))
+    if closed.rowcount != 1:
         raise RuleViolation("number_lease_closed")
+    db.session.refresh(lease)
     reason = (reason or "").strip() or "号段退回，未使用"
     voided = unused_serials(lease)
     for serial in voided:
         db.session.add(VoidedNumber(agency=lease.agency, kind=lease.kind, year=lease.year,
                                     serial=serial, reason=reason, lease_id=lease.id,
                                     voided_by_id=actor.id))
-    lease.closed_at = utcnow()
     audit.record(actor, "number.lease_return", "number_lease", lease.id,
                  after={"voided": voided, "reason": reason})
     db.session.commit()
@@ -180,7 +188,9 @@ def claim_leased(*, kind: str, serial: int, lease_id: str, device_id: str | None
     Runs inside the issuing transaction; the documents' unique (agency, kind, year, serial)
     constraint is the last word if two replays race.
     """
-    lease = db.session.get(NumberLease, lease_id) if lease_id else None
+    # Locked until the issue commits: a return of this lease waits, then voids around this serial.
+    lease = db.session.get(NumberLease, lease_id, with_for_update=True, populate_existing=True) \
+        if lease_id else None
     if lease is None:
         raise RuleViolation("number_lease_not_found")
     if not device_id or lease.device_id != device_id:

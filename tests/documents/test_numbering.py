@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from datetime import date
 
@@ -10,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from server.extensions import db
-from server.models import Document, NumberCounter, NumberLease
-from server.services import documents, numbering
+from server.models import Document, NumberCounter, NumberLease, VoidedNumber
+from server.services import audit, documents, numbering
 from server.services.errors import RuleViolation
 from tests.documents import helpers
 
@@ -195,6 +197,106 @@ def test_last_years_lease_issues_until_new_year_and_is_refused_after(world, logi
     assert "2025" in after_new_year["message"] and "2026" in after_new_year["message"]
     assert db.session.get(Document, after.id).state == "draft"
     assert numbering.unused_serials(db.session.get(NumberLease, lease.id)) == [2, 3]
+
+
+# ------------------------------------------------------------------ a return racing another request
+
+def _race(app, monkeypatch, first, second, pause_on: str):
+    """Run `first` in a thread until it records the audit event `pause_on` (its writes made, its
+    transaction open), then `second` in another thread until that one waits for a lock (seen in
+    pg_stat_activity; SQLite's write lock is taken at BEGIN, so there a short wait does), then let
+    `first` commit. Returns (first's result, second's result). Neither may touch this thread's ORM
+    rows (an expired one would load in this thread's session and hold SQLite's write lock)."""
+    reached, release = threading.Event(), threading.Event()
+    real = audit.record
+
+    def record(actor, action, *args, **kw):
+        if action == pause_on and not reached.is_set():
+            reached.set()
+            assert release.wait(30)
+        return real(actor, action, *args, **kw)
+
+    monkeypatch.setattr(audit, "record", record)
+    db.session.commit()  # end this thread's read transaction (SQLite: it would hold the lock)
+    out, errors = [None, None], []
+
+    def run(i, fn):
+        try:
+            with app.app_context():
+                out[i] = fn()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    one = threading.Thread(target=run, args=(0, first))
+    one.start()
+    assert reached.wait(30)
+    two = threading.Thread(target=run, args=(1, second))
+    two.start()
+    if db.engine.dialect.name == "postgresql":
+        deadline = time.monotonic() + 10
+        while two.is_alive() and time.monotonic() < deadline:
+            waiting = db.session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar()
+            db.session.commit()
+            if waiting:
+                break
+            time.sleep(0.02)
+    else:
+        two.join(0.5)
+    release.set()
+    one.join(30)
+    two.join(30)
+    assert not errors, errors
+    return out
+
+
+def test_two_returns_of_one_lease_at_once_void_its_numbers_once(app, world, login, monkeypatch, on_issue_day):
+    """A phone's two sync passes (or two tabs) returning the same block at once: one closes it,
+    the other is told it is closed; before, on PostgreSQL, both voided the serials and the second
+    failed with a 500 on the voided-numbers key."""
+    lease_id = numbering.lease_numbers(world.users["inspector_a"], kind="deadline_rectification", count=3,
+                                       device_id="phone-aaaa").id
+    phones = [login("inspector_a"), login("inspector_a")]
+
+    def back(phone):
+        resp = phone.post(f"/api/v1/numbers/leases/{lease_id}/return", json={"reason": "跨年未使用，号段退回作废"})
+        return resp.status_code, resp.get_json()
+
+    first, second = _race(app, monkeypatch, lambda: back(phones[0]), lambda: back(phones[1]),
+                          pause_on="number.lease_return")
+    assert first[0] == 200 and first[1]["voided"] == [1, 2, 3]
+    assert second[0] == 422 and second[1]["reason"] == "number_lease_closed", second
+    db.session.expire_all()
+    voided = db.session.scalars(select(VoidedNumber.serial).where(VoidedNumber.lease_id == lease_id)).all()
+    assert sorted(voided) == [1, 2, 3]
+
+
+def test_a_return_during_an_offline_issue_on_the_lease_voids_around_its_number(
+        app, world, login, monkeypatch, on_issue_day):
+    """The phone's queued notice reaches the server while the same block is being returned: the
+    return waits for the issue and voids only the serials left, so no number is both issued and
+    voided."""
+    helpers.legal_bases()
+    lease_id = numbering.lease_numbers(world.users["inspector_a"], kind="immediate_rectification", count=3,
+                                       device_id="phone-aaaa").id
+    doc_id = helpers.complete_draft(world, "immediate_rectification").id
+    phones = [login("inspector_a"), login("inspector_a")]
+
+    def issue():
+        return _push(phones[0], "phone-aaaa", {
+            "entity": "document", "entity_id": doc_id, "op": "issue",
+            "fields": {"serial": 2, "lease_id": lease_id, "issued_at_device": "2026-03-03T10:00:00+08:00"}})
+
+    def back():
+        resp = phones[1].post(f"/api/v1/numbers/leases/{lease_id}/return", json={"reason": "手机更换"})
+        return resp.status_code, resp.get_json()
+
+    issued, returned = _race(app, monkeypatch, issue, back, pause_on="document.issue")
+    assert issued["status"] == "applied", issued
+    assert returned[0] == 200 and returned[1]["voided"] == [1, 3], returned
+    db.session.expire_all()
+    assert db.session.get(Document, doc_id).serial == 2
 
 
 # ------------------------------------------------------------------ many processes, one PostgreSQL

@@ -1,6 +1,6 @@
 /* Firesweep service worker: the app shell cache only. Data lives in IndexedDB; /api/ is never
    cached here. A new version waits until the user taps "reload" (postMessage skipWaiting). */
-const VERSION = '2026.11.13';
+const VERSION = '2026.11.29';
 const CACHE_PREFIX = 'firesweep-shell-';
 const CACHE = CACHE_PREFIX + VERSION;
 

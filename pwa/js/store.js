@@ -105,6 +105,14 @@ export async function getMeta(key, fallback = null) {
   return row ? row.value : fallback;
 }
 export const setMeta = (key, value) => put('meta', { key, value });
+/** Read-modify-write of one meta key in one readwrite transaction: fn(current ?? fallback) → new. */
+export const updateMeta = (key, fallback, fn) => tx(['meta'], 'readwrite', async (t) => {
+  const meta = t.objectStore('meta');
+  const row = await req(meta.get(key));
+  const value = fn(row ? row.value : fallback);
+  meta.put({ key, value });
+  return value;
+});
 
 export async function deviceId() {
   let id = await getMeta('device_id');
@@ -119,7 +127,9 @@ export async function deviceId() {
  * The local commit (DESIGN §6): records, their outbox mutations and photo blobs in ONE
  * readwrite transaction with strict durability. What this resolves is what the user sees as saved.
  * changes: [{entity, id, op, record, fields, base_version, blob_hashes}]; blobs: [{hash, blob, type}]
- * extraMeta: {key: value} written in the same transaction (e.g. used leased numbers).
+ * extraMeta: {key: value} written in the same transaction; a function value is an updater, called
+ * with the key's current value inside the transaction (e.g. marking a leased number used), so a
+ * concurrent read-modify-write of the same key (a sync pass adding number blocks) is never lost.
  */
 export function commit({ userId, changes, blobs = [], extraMeta = {} }) {
   const stores = ['meta', 'outbox', 'blobs', ...new Set(changes.map((c) => ENTITY_STORES[c.entity]))];
@@ -154,7 +164,10 @@ export function commit({ userId, changes, blobs = [], extraMeta = {} }) {
       mutations.push(m);
     }
     meta.put({ key: 'device_seq', value: seq });
-    for (const [key, value] of Object.entries(extraMeta)) meta.put({ key, value });
+    for (const [key, value] of Object.entries(extraMeta)) {
+      const next = typeof value === 'function' ? value(((await req(meta.get(key))) || {}).value) : value;
+      meta.put({ key, value: next });
+    }
     return mutations;
   }, { durability: 'strict' });
 }

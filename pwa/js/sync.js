@@ -307,17 +307,24 @@ async function dropVenueRecords(t, outbox, venueId) {
 /** Keep a block of this year's official numbers per notice kind (and in December of next
  * year's) so notices can be issued offline; give last year's blocks back once the server has
  * handed out this year's and no queued notice uses them. */
-export async function topUpLeases() {
+export function topUpLeases() {
+  // One top-up at a time across this phone's tabs and passes (a pass and a "sync now", or the
+  // `online` event, may overlap): two at once would both lease a block, or return the same one.
+  return navigator.locks ? navigator.locks.request('firesweep-leases', topUpLeasesNow) : topUpLeasesNow();
+}
+
+async function topUpLeasesNow() {
   const deviceId = await store.deviceId();
   const leases = await store.getMeta('leases', []);
-  let changed = false;
+  const fresh = [];
   for (const kind of NOTICE_KINDS) {
     for (const year of leaseYears()) {
       if (remainingNumbers(leases, kind, year) >= LEASE_LOW_WATER) continue;
       try {
         const l = await api.lease(kind, LEASE_BLOCK, deviceId, year);
-        leases.push({ ...l, used: [], user_id: state.user.id });
-        changed = true;
+        const block = { ...l, used: [], user_id: state.user.id };
+        leases.push(block);
+        fresh.push(block);
       } catch (err) {
         if (err.status === 401) throw err;
         if (err.status === 403 || err.status === 404) break; // this role may not issue / not deployed
@@ -329,11 +336,10 @@ export async function topUpLeases() {
       }
     }
   }
-  if (changed) {
-    // Merge with numbers used meanwhile (a notice may have been issued during the request).
-    const now = await store.getMeta('leases', []);
-    const used = new Map(now.map((l) => [l.id, l.used || []]));
-    await store.setMeta('leases', leases.map((l) => ({ ...l, used: used.get(l.id) || l.used || [] })));
+  if (fresh.length) {
+    // Added to what is stored now, in one transaction: a notice issued during the requests has
+    // marked its number used in the stored list meanwhile.
+    await store.updateMeta('leases', [], (now) => [...now, ...fresh.filter((l) => !now.some((x) => x.id === l.id))]);
   }
   await returnPastLeases(issueYear());
 }
@@ -365,7 +371,7 @@ async function returnPastLeases(year) {
       else if (err.status === 0) break;
     }
   }
-  if (gone.size) await store.setMeta('leases', (await store.getMeta('leases', [])).filter((l) => !gone.has(l.id)));
+  if (gone.size) await store.updateMeta('leases', [], (now) => now.filter((l) => !gone.has(l.id)));
 }
 
 /** Refresh reference data the phone needs offline: checklists, calendar, colleagues. */

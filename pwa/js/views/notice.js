@@ -109,9 +109,9 @@ export async function notice(inspectionId, params) {
         serial: next.serial, lease_id: next.lease_id, issued_at_device: new Date().toISOString(),
       };
       const record = { id, ...fields, number: next.number, state: 'issued', version: null };
-      const latest = await store.getMeta('leases', []);
       // The record, its mutation and the used number are one commit: a number is never given twice.
-      await save({ changes: [change('document', record, fields, 'issue')], extraMeta: { leases: markNumberUsed(latest, next.lease_id, next.serial) } });
+      await save({ changes: [change('document', record, fields, 'issue')],
+        extraMeta: { leases: (latest) => markNumberUsed(latest || [], next.lease_id, next.serial) } });
       toast(t('saved'));
       navigate(`/inspections/${inspectionId}/notice?doc=${id}`, true);
     }, 'primary block issue'));

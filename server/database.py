@@ -4,6 +4,15 @@ rows inserted at once go in by COPY on PostgreSQL (`insert_rows`).
 Requests that only read (GET/HEAD/OPTIONS) run in deferred, query-only transactions, so they
 never wait for the write lock; every other transaction takes it up front. A GET view that must
 write (an audited export) says so with `@writes_on_read`.
+
+PostgreSQL has no database write lock, but every write of a synced row already queues on the
+change counter's row (the pull's commit-ordered `server_seq`), taken at the first flush. A
+request that reads, decides and then writes (is the hazard still `notified`? is the notice
+already served? is the block still open?) must hold that lock *before* it reads, or two
+requests both decide on the same state and the last commit silently wins. So a write request
+takes it when its transaction begins, as SQLite's BEGIN IMMEDIATE does, and a job outside a
+request that decides on what it reads calls `lock_writes()` first. Writers then take the
+counter before any other row lock, so they cannot deadlock on one another.
 """
 from __future__ import annotations
 
@@ -27,6 +36,25 @@ def init_engine_events(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
+
+
+_LOCK_WRITES = "UPDATE change_counter SET value = value WHERE id = 1"
+
+
+def _configure_postgresql(engine) -> None:
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        if has_request_context() and not _read_only_request():
+            conn.exec_driver_sql(_LOCK_WRITES)
+
+
+def lock_writes() -> None:
+    """Queue behind every other writer now, for the rest of this transaction (see the module's
+    docstring). A no-op on SQLite, whose write transactions begin with the lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection().exec_driver_sql(_LOCK_WRITES)
 
 
 def _configure_sqlite(engine) -> None:

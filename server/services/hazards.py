@@ -20,6 +20,7 @@ from datetime import date
 
 from sqlalchemy import func, or_, select
 
+from server.database import lock_writes
 from server.extensions import db
 from server.models import Area, Hazard, ItemResult, User, Venue
 from server.models.field import CORRECTION_MODES, HAZARD_SEVERITIES
@@ -328,6 +329,7 @@ def transition(actor, hazard_id, action: str, *, as_of: date | None = None, reas
 
 def mark_overdue_hazards(as_of: date, actor=None, *, commit=True) -> list[Hazard]:
     """Daily tick: every notified or claimed hazard whose deadline has passed becomes overdue."""
+    lock_writes()  # a hazard verified meanwhile must not be marked overdue from a stale read
     ids = db.session.scalars(select(Hazard.id).where(
         Hazard.state.in_(TRANSITIONS["mark_overdue"][0]), Hazard.deadline < as_of,
         Hazard.deleted_at.is_(None)).order_by(Hazard.deadline, Hazard.id)).all()

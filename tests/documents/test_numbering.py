@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
-import time
 import uuid
 from datetime import date
 
@@ -13,8 +11,9 @@ from sqlalchemy import create_engine, select, text
 
 from server.extensions import db
 from server.models import Document, NumberCounter, NumberLease, VoidedNumber
-from server.services import audit, documents, numbering
+from server.services import documents, numbering
 from server.services.errors import RuleViolation
+from tests.concurrency import race
 from tests.documents import helpers
 
 
@@ -201,56 +200,6 @@ def test_last_years_lease_issues_until_new_year_and_is_refused_after(world, logi
 
 # ------------------------------------------------------------------ a return racing another request
 
-def _race(app, monkeypatch, first, second, pause_on: str):
-    """Run `first` in a thread until it records the audit event `pause_on` (its writes made, its
-    transaction open), then `second` in another thread until that one waits for a lock (seen in
-    pg_stat_activity; SQLite's write lock is taken at BEGIN, so there a short wait does), then let
-    `first` commit. Returns (first's result, second's result). Neither may touch this thread's ORM
-    rows (an expired one would load in this thread's session and hold SQLite's write lock)."""
-    reached, release = threading.Event(), threading.Event()
-    real = audit.record
-
-    def record(actor, action, *args, **kw):
-        if action == pause_on and not reached.is_set():
-            reached.set()
-            assert release.wait(30)
-        return real(actor, action, *args, **kw)
-
-    monkeypatch.setattr(audit, "record", record)
-    db.session.commit()  # end this thread's read transaction (SQLite: it would hold the lock)
-    out, errors = [None, None], []
-
-    def run(i, fn):
-        try:
-            with app.app_context():
-                out[i] = fn()
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    one = threading.Thread(target=run, args=(0, first))
-    one.start()
-    assert reached.wait(30)
-    two = threading.Thread(target=run, args=(1, second))
-    two.start()
-    if db.engine.dialect.name == "postgresql":
-        deadline = time.monotonic() + 10
-        while two.is_alive() and time.monotonic() < deadline:
-            waiting = db.session.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar()
-            db.session.commit()
-            if waiting:
-                break
-            time.sleep(0.02)
-    else:
-        two.join(0.5)
-    release.set()
-    one.join(30)
-    two.join(30)
-    assert not errors, errors
-    return out
-
-
 def test_two_returns_of_one_lease_at_once_void_its_numbers_once(app, world, login, monkeypatch, on_issue_day):
     """A phone's two sync passes (or two tabs) returning the same block at once: one closes it,
     the other is told it is closed; before, on PostgreSQL, both voided the serials and the second
@@ -263,7 +212,7 @@ def test_two_returns_of_one_lease_at_once_void_its_numbers_once(app, world, logi
         resp = phone.post(f"/api/v1/numbers/leases/{lease_id}/return", json={"reason": "跨年未使用，号段退回作废"})
         return resp.status_code, resp.get_json()
 
-    first, second = _race(app, monkeypatch, lambda: back(phones[0]), lambda: back(phones[1]),
+    first, second = race(app, monkeypatch, lambda: back(phones[0]), lambda: back(phones[1]),
                           pause_on="number.lease_return")
     assert first[0] == 200 and first[1]["voided"] == [1, 2, 3]
     assert second[0] == 422 and second[1]["reason"] == "number_lease_closed", second
@@ -292,7 +241,7 @@ def test_a_return_during_an_offline_issue_on_the_lease_voids_around_its_number(
         resp = phones[1].post(f"/api/v1/numbers/leases/{lease_id}/return", json={"reason": "手机更换"})
         return resp.status_code, resp.get_json()
 
-    issued, returned = _race(app, monkeypatch, issue, back, pause_on="document.issue")
+    issued, returned = race(app, monkeypatch, issue, back, pause_on="document.issue")
     assert issued["status"] == "applied", issued
     assert returned[0] == 200 and returned[1]["voided"] == [1, 3], returned
     db.session.expire_all()

@@ -157,7 +157,7 @@ def return_lease(actor, lease_id: str, *, reason: str | None = None) -> tuple[Nu
         authorize(actor, "number.lease")
     lease = get_lease(actor, lease_id)
     # Close it first, and only if it is still open: the UPDATE takes the lease's row lock, so a
-    # second return of the same lease (a phone's two sync passes at once) waits for this one and
+    # second return of the same lease (two top-ups of one phone at once) waits for this one and
     # then finds it closed, and an offline issue on this lease (`claim_leased` locks the row too)
     # either commits before the unused serials are read or finds the lease closed. Without it two
     # returns on PostgreSQL both voided the same serials and the second failed on the key.

@@ -101,7 +101,10 @@ class LeaseReturn(MethodView):
     @blp.arguments(LeaseReturnSchema)
     @blp.response(200, LeaseReturnResultSchema)
     def post(self, args, lease_id):
-        """Return a lease: its unused serials are voided with the reason, never reused."""
+        """Return a lease: its unused serials are voided with the reason, never reused.
+
+        A lease already returned (or returned by another request at the same moment) is 422
+        `number_lease_closed`; its serials were voided once."""
         lease, voided = numbering.return_lease(require_user(), lease_id, reason=args.get("reason"))
         return {"lease": lease, "voided": voided}
 

@@ -190,7 +190,16 @@ export function nextLeasedNumber(leases, kind, year) {
   return null;
 }
 
+/** The number chosen is no longer free: another tab issued with it, or its block is gone. */
+export class NumberTaken extends Error {
+  constructor() { super('number_taken'); this.name = 'NumberTaken'; }
+}
+
+/** `leases` with `serial` of block `leaseId` marked used; NumberTaken if it already is (run
+ * inside the issuing transaction, so a number is never given to two notices). */
 export function markNumberUsed(leases, leaseId, serial) {
+  const lease = (leases || []).find((l) => l.id === leaseId);
+  if (!lease || (lease.used || []).includes(serial)) throw new NumberTaken();
   return leases.map((l) => (l.id === leaseId ? { ...l, used: [...(l.used || []), serial] } : l));
 }
 

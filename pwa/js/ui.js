@@ -53,7 +53,22 @@ export function toast(message, kind = 'info') {
   toast.timer = setTimeout(() => { box.className = 'toast'; }, 3500);
 }
 
-export const button = (label, onclick, cls = '') => h('button', { type: 'button', class: `btn ${cls}`, onclick }, label);
+/** A button whose action runs once at a time: a tap while it runs is ignored (on a slow phone
+ * the first tap shows nothing for a moment, and a second one would save twice), and the
+ * button says it is busy (aria-busy, dimmed by the stylesheet). */
+export function button(label, onclick, cls = '') {
+  const el = h('button', { type: 'button', class: `btn ${cls}` }, label);
+  el.addEventListener('click', async (event) => {
+    if (el.getAttribute('aria-busy') === 'true') return;
+    el.setAttribute('aria-busy', 'true');
+    try {
+      await onclick(event);
+    } finally {
+      el.removeAttribute('aria-busy');
+    }
+  });
+  return el;
+}
 export const link = (href, label, cls = '') => h('a', { href, class: cls, 'data-link': '' }, label);
 
 export function field(label, input) {

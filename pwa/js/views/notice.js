@@ -4,7 +4,7 @@ import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { navigate, session } from '../main.js';
 import { save, change, userName, today } from '../data.js';
-import { issueYear, nextLeasedNumber, markNumberUsed, remainingNumbers } from '../domain.js';
+import { issueYear, nextLeasedNumber, markNumberUsed, NumberTaken, remainingNumbers } from '../domain.js';
 import { pdfUrl } from '../api.js';
 import { h, mount, section, field, select, button, empty, toast } from '../ui.js';
 
@@ -94,24 +94,33 @@ export async function notice(inspectionId, params) {
     info, pv, error,
     button(t('doc.issue_now'), async () => {
       const chosen = selected();
-      const held = await store.getMeta('leases', []);
-      const year = issueYear();
-      const next = nextLeasedNumber(held, kind.value, year);
       if (!chosen.length) { error.textContent = t('doc.need_hazards'); return; }
-      if (!next) { error.textContent = noNumbers(held, kind.value, year); return; }
       const deadline = kind.value === 'deadline_rectification' ? deadlineOf(chosen) : null;
       const id = crypto.randomUUID();
-      const fields = {
-        kind: kind.value, venue_id: insp.venue_id, inspection_id: insp.id, hazard_ids: chosen.map((x) => x.id),
-        // Server field names (document_kinds.json); the printed text is always Chinese.
-        fields: { party: { name: partyName.value.trim() || venue.name, address: venue.address || '' },
-          inspection_date: today(), ...(deadline ? { deadline } : {}), reinspection: t('doc.reinspection_default') },
-        serial: next.serial, lease_id: next.lease_id, issued_at_device: new Date().toISOString(),
-      };
-      const record = { id, ...fields, number: next.number, state: 'issued', version: null };
-      // The record, its mutation and the used number are one commit: a number is never given twice.
-      await save({ changes: [change('document', record, fields, 'issue')],
-        extraMeta: { leases: (latest) => markNumberUsed(latest || [], next.lease_id, next.serial) } });
+      // The record, its mutation and the used number are one commit, and the number is checked
+      // free inside it: if another tab took it meanwhile, the commit is undone and the next
+      // free number is taken instead. A number is never given to two notices.
+      for (let attempt = 1; ; attempt++) {
+        const held = await store.getMeta('leases', []);
+        const year = issueYear();
+        const next = nextLeasedNumber(held, kind.value, year);
+        if (!next) { error.textContent = noNumbers(held, kind.value, year); return; }
+        const fields = {
+          kind: kind.value, venue_id: insp.venue_id, inspection_id: insp.id, hazard_ids: chosen.map((x) => x.id),
+          // Server field names (document_kinds.json); the printed text is always Chinese.
+          fields: { party: { name: partyName.value.trim() || venue.name, address: venue.address || '' },
+            inspection_date: today(), ...(deadline ? { deadline } : {}), reinspection: t('doc.reinspection_default') },
+          serial: next.serial, lease_id: next.lease_id, issued_at_device: new Date().toISOString(),
+        };
+        const record = { id, ...fields, number: next.number, state: 'issued', version: null };
+        try {
+          await save({ changes: [change('document', record, fields, 'issue')],
+            extraMeta: { leases: (latest) => markNumberUsed(latest, next.lease_id, next.serial) } });
+          break;
+        } catch (err) {
+          if (!(err instanceof NumberTaken) || attempt >= 5) throw err;
+        }
+      }
       toast(t('saved'));
       navigate(`/inspections/${inspectionId}/notice?doc=${id}`, true);
     }, 'primary block issue'));

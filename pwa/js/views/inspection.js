@@ -66,7 +66,18 @@ async function photoStrip(hashes) {
 
 async function itemCard(insp, item, result, hazards, readonly, rerender) {
   const current = result || null;
-  const saveItem = async (fields, blobs = []) => {
+  // One save at a time per item, each on the item's result as stored now: two quick taps (a
+  // double tap, or "fail" then "pass") must not both create a result for the item.
+  let saving = Promise.resolve();
+  const saveItem = (fields, blobs = []) => {
+    saving = saving.catch(() => {}).then(() => saveItemNow(fields, blobs));
+    return saving;
+  };
+  const saveItemNow = async (fields, blobs) => {
+    const stored = (await store.byIndex('item_results', 'inspection_id', insp.id))
+      .find((r) => r.item_code === item.code && !r.deleted_at);
+    const current = stored || result || null;
+    if (typeof fields === 'function') fields = fields(current); // fields that build on the stored ones
     const base = current || { id: crypto.randomUUID(), inspection_id: insp.id, item_id: item.id ?? null, item_code: item.code, result: null, note: '', photo_hashes: [], version: null };
     const record = { ...base, ...fields };
     const op = current ? 'update' : 'create';
@@ -90,7 +101,7 @@ async function itemCard(insp, item, result, hazards, readonly, rerender) {
     const { preparePhoto } = await import('../photos.js');
     const blobs = [];
     for (const f of files) blobs.push(await preparePhoto(f));
-    await saveItem({ photo_hashes: [...(current ? current.photo_hashes || [] : []), ...blobs.map((b) => b.hash)] }, blobs);
+    await saveItem((stored) => ({ photo_hashes: [...(stored ? stored.photo_hashes || [] : []), ...blobs.map((b) => b.hash)] }), blobs);
   });
   const hazard = hazards.find((x) => x.item_code === item.code);
   const card = h('li', { class: `card item-card ${res || ''}`, dataset: { code: item.code } },

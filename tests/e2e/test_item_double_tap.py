@@ -28,3 +28,16 @@ def test_two_quick_taps_on_an_item_record_one_result(live_server, world, page):
     assert len(stored) == 1 and stored[0][1] == "pass", stored
     queued = [m for m in phone.outbox(page) if m["entity"] == "item_result"]
     assert {m["entity_id"] for m in queued} == {stored[0][0]}
+
+
+def test_two_photos_added_quickly_to_an_item_both_stay(live_server, world, page, photo_files):
+    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
+    phone.wait_worker(page)
+    phone.wait_synced_reference(page)
+    phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
+    phone.set_result(page, "SF-07", "pass")
+    first, second = photo_files(2)
+    photo = phone.item(page, "SF-07").locator("input.photo-input")
+    photo.set_input_files(first)  # its save is still running when the second photo comes
+    photo.set_input_files(second)
+    expect(phone.item(page, "SF-07").locator("img.thumb")).to_have_count(2, timeout=15000)

@@ -10,6 +10,8 @@ import hashlib
 
 from playwright.sync_api import BrowserContext, Page, expect
 
+from tests import factories
+
 STORE = "const s = await import('/js/store.js');"
 
 
@@ -143,6 +145,22 @@ def record_hazard(page: Page, code: str, location: str) -> None:
     card.locator("input[name=location]").fill(location)
     card.locator("button.save-hazard").click()
     expect(item(page, code).locator("p.ok")).to_be_visible(timeout=10000)
+
+
+def ready(page: Page, base: str, username: str = "inspector_a") -> None:
+    """Logged in, the worker active, the register, checklists and numbers on the phone."""
+    login(page, base, username, factories.PASSWORD)
+    wait_worker(page)
+    wait_synced_reference(page)
+
+
+def inspection_with_hazard(page: Page, world: dict) -> str:
+    """An inspection of world's venue with the second inspector, SF-03 failed into a hazard;
+    returns its id."""
+    inspection_id = start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
+    set_result(page, "SF-03", "fail")
+    record_hazard(page, "SF-03", "一楼仓库门口")
+    return inspection_id
 
 
 def finish(page: Page, owner_name: str, inspector_ids) -> None:

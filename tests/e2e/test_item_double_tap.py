@@ -6,16 +6,13 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.e2e import phone
 
 pytestmark = pytest.mark.browser
 
 
 def test_two_quick_taps_on_an_item_record_one_result(live_server, world, page):
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
+    phone.ready(page, live_server.url)
     inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
     phone.cut_network(page.context)
     card = phone.item(page, "SF-03")
@@ -31,9 +28,7 @@ def test_two_quick_taps_on_an_item_record_one_result(live_server, world, page):
 
 
 def test_two_photos_added_quickly_to_an_item_both_stay(live_server, world, page, photo_files):
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
+    phone.ready(page, live_server.url)
     phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
     phone.set_result(page, "SF-07", "pass")
     first, second = photo_files(2)

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests import factories
 from tests.e2e import phone
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_double_tap_on_issue_issues_one_notice(live_server, world, page):
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
-    inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
-    phone.set_result(page, "SF-03", "fail")
-    phone.record_hazard(page, "SF-03", "一楼仓库门口")
+    phone.ready(page, live_server.url)
+    inspection_id = phone.inspection_with_hazard(page, world)
     phone.cut_network(page.context)
     phone.go(page, f"/inspections/{inspection_id}/notice")
     page.locator("#notice-preview").wait_for()
@@ -36,12 +31,8 @@ def test_a_double_tap_on_issue_issues_one_notice(live_server, world, page):
 def test_two_tabs_issuing_at_once_take_two_numbers(live_server, world, page):
     """Each tab reads the same next free number; the number is checked free inside the save,
     so the tab that commits second takes the next one."""
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
-    inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
-    phone.set_result(page, "SF-03", "fail")
-    phone.record_hazard(page, "SF-03", "一楼仓库门口")
+    phone.ready(page, live_server.url)
+    inspection_id = phone.inspection_with_hazard(page, world)
     phone.go(page, f"/inspections/{inspection_id}/notice")
     other = page.context.new_page()
     other.goto(f"{live_server.url}/inspections/{inspection_id}/notice")
@@ -61,9 +52,7 @@ def test_two_tabs_issuing_at_once_take_two_numbers(live_server, world, page):
 def test_the_save_refuses_a_number_another_save_took_first(live_server, world, page):
     """The check inside the save itself, with no tab timing involved: two saves that chose the
     same number at once; the second is undone (NumberTaken) and leaves nothing behind."""
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
+    phone.ready(page, live_server.url)
     phone.cut_network(page.context)
     outcome = phone.evaluate(page, """
       const d = await import('/js/data.js');

@@ -53,9 +53,7 @@ def test_after_new_year_the_phone_numbers_with_this_years_block_and_returns_last
     leases = phone.evaluate(page, "return await s.getMeta('leases', []);")
     old = {l["kind"]: l for l in leases}
     # A hazard to write a notice for, synced before the year turns.
-    inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
-    phone.set_result(page, "SF-03", "fail")
-    phone.record_hazard(page, "SF-03", "一楼仓库门口")
+    inspection_id = phone.inspection_with_hazard(page, world)
     phone.wait_outbox_empty(page)
     phone.wait_until(page, "return !(await import('/js/sync.js')).status().running;")
 
@@ -105,12 +103,8 @@ def test_after_new_year_the_phone_numbers_with_this_years_block_and_returns_last
 def test_in_december_the_phone_also_leases_next_years_numbers_and_numbers_with_them_offline_after_new_year(
         live_server, world, page, monkeypatch):
     year = in_november(page, monkeypatch)
-    phone.login(page, live_server.url, "inspector_a", factories.PASSWORD)
-    phone.wait_worker(page)
-    phone.wait_synced_reference(page)
-    inspection_id = phone.start_inspection(page, world["venue_a_name"], world["users"]["inspector_a2"])
-    phone.set_result(page, "SF-03", "fail")
-    phone.record_hazard(page, "SF-03", "一楼仓库门口")
+    phone.ready(page, live_server.url)
+    inspection_id = phone.inspection_with_hazard(page, world)
     phone.wait_outbox_empty(page)
     phone.wait_until(page, "return !(await import('/js/sync.js')).status().running;")
 

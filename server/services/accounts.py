@@ -19,10 +19,19 @@ MIN_PASSWORD = 8
 
 def authenticate(username: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
+    user_id, password_hash = (user.id, user.password_hash) if user is not None else (None, None)
+    # The hash check takes ~150 ms of CPU by design (argon2). A login is a write request, so its
+    # transaction holds the writers' lock (server/database.py): end it first, or every push and
+    # save in the brigade would queue behind each login.
+    db.session.rollback()
+    if user_id is None:
         dummy_verify(password)
         raise Unauthorized("bad_credentials")
-    if not verify_password(user.password_hash, password) or not user.active:
+    if not verify_password(password_hash, password):
+        raise Unauthorized("bad_credentials")
+    user = db.session.get(User, user_id)
+    # Deactivated, or the password changed, while the hash was being checked.
+    if user is None or not user.active or user.password_hash != password_hash:
         raise Unauthorized("bad_credentials")
     user.last_login_at = utcnow()
     db.session.commit()

@@ -175,7 +175,12 @@ async function push() {
     for (let i = 0; i < queue.length;) {
       // Another user logged in meanwhile: never send this user's mutations under their session.
       if (!state.user || state.user.id !== userId) throw new ApiError(401, { reason: 'user_changed' });
-      const batch = queue.slice(i, i + batchSize);
+      // Mark as attempted first, reading each mutation again in the same transaction: a save
+      // made since `queue` was read (while earlier batches or photos went up) may have folded
+      // new fields into it, and that is what must be sent. From here on a save makes a new
+      // mutation instead: the server may already hold this one (the same mutation_id with a
+      // different payload is `id_reuse`).
+      const batch = await markAttempted(queue.slice(i, i + batchSize));
       if (ahead) {
         const failed = await ahead;
         ahead = null;
@@ -186,11 +191,7 @@ async function push() {
       await uploadBlobs(hashesOf(batch), userId);
       const next = queue.slice(i + batch.length, i + batch.length + batchSize);
       if (next.length) ahead = uploadBlobs(hashesOf(next), userId).then(() => null, (err) => err);
-      // Mark as attempted first: a later save must not fold new fields into a mutation the
-      // server may already hold (the same mutation_id with a different payload is `id_reuse`).
-      await store.tx(['outbox'], 'readwrite', async (t) => {
-        for (const m of batch) t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1 });
-      });
+      if (!batch.length) { i += batchSize; continue; }
       let answer;
       try {
         answer = await api.push({ device_id: deviceId, schema_version: 1, mutations: batch.map(toWire) });
@@ -199,12 +200,29 @@ async function push() {
         throw err;
       }
       retries += await applyResults(batch, answer.results || []);
-      i += batch.length;
+      i += batchSize;
     }
   } finally {
     if (ahead) await ahead; // no upload outlives this pass (nor the Web Lock it holds)
   }
   return retries;
+}
+
+/** The batch's mutations as stored now, each counted as attempted once more, in one
+ * transaction (one gone meanwhile is left out). */
+function markAttempted(batch) {
+  return store.tx(['outbox'], 'readwrite', async (t) => {
+    const outbox = t.objectStore('outbox');
+    const marked = [];
+    for (const m of batch) {
+      const stored = await store.req(outbox.get(m.mutation_id));
+      if (!stored) continue;
+      const next = { ...stored, attempts: (stored.attempts || 0) + 1 };
+      outbox.put(next);
+      marked.push(next);
+    }
+    return marked;
+  });
 }
 
 async function applyResults(batch, results) {
@@ -215,7 +233,7 @@ async function applyResults(batch, results) {
     for (const r of results) {
       const m = byId.get(r.mutation_id);
       if (!m) continue;
-      if (!FINAL.has(r.status)) { retries += 1; t.objectStore('outbox').put({ ...m, attempts: (m.attempts || 0) + 1, last_reason: r.reason || r.status }); continue; }
+      if (!FINAL.has(r.status)) { retries += 1; t.objectStore('outbox').put({ ...m, last_reason: r.reason || r.status }); continue; }
       t.objectStore('outbox').delete(m.mutation_id);
       const storeName = ENTITY_STORES[r.entity || m.entity];
       const os = t.objectStore(storeName);

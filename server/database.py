@@ -2,8 +2,9 @@
 rows inserted at once go in by COPY on PostgreSQL (`insert_rows`).
 
 Requests that only read (GET/HEAD/OPTIONS) run in deferred, query-only transactions, so they
-never wait for the write lock; every other transaction takes it up front. A GET view that must
-write (an audited export) says so with `@writes_on_read`.
+never wait for the write lock; every other transaction takes it up front. A GET that must also
+write (the audit row of an export) does its reading first and then writes in a short writer's
+transaction of its own: `with writing(): …`.
 
 PostgreSQL has no database write lock, but every write of a synced row already queues on the
 change counter's row (the pull's commit-ordered `server_seq`), taken at the first flush. A
@@ -17,9 +18,10 @@ counter before any other row lock, so they cannot deadlock on one another.
 from __future__ import annotations
 
 import operator
+from contextlib import contextmanager
 from datetime import date, timezone
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.exc import DBAPIError
@@ -280,16 +282,25 @@ def _sqlite_date(value):
     raise TypeError("SQLite Date type only accepts Python date objects as input.")
 
 
-def writes_on_read(view_method):
-    """Mark a GET view that writes (e.g. audits a data export): it gets a writer's transaction."""
-    view_method.writes_on_read = True
-    return view_method
+@contextmanager
+def writing():
+    """One short writer's transaction inside a request that only reads (a GET that audits what
+    it read, an export): the read transaction ends, the block runs in a transaction that takes
+    the write lock up front like any write request's, and it is committed. The reading before
+    it never held the lock, so a long export does not keep every phone's push waiting."""
+    db.session.commit()
+    g.firesweep_writing = True
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        g.firesweep_writing = False
 
 
 def _read_only_request() -> bool:
     if not has_request_context() or request.method not in READ_ONLY_METHODS:
         return False
-    view = current_app.view_functions.get(request.endpoint)
-    view_class = getattr(view, "view_class", None)
-    method = getattr(view_class, request.method.lower(), None) if view_class else view
-    return not getattr(method, "writes_on_read", False)
+    return not g.get("firesweep_writing", False)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select, text
 
-from server.database import copy_rows
+from server.database import copy_rows, writing
 from server.extensions import db
 from server.i18n import translate
 from server.models import RISK_LEVELS, VENUE_TYPES, Area, AuditEvent, Venue, take_server_seqs
@@ -565,8 +565,10 @@ def export_venues(actor, *, sort: str = venues.DEFAULT_SORT, max_rows: int = EXP
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     wb.save(out)
     out.seek(0)
-    audit.record(actor, "venue.export", "venue", "*",
-                 after={"filters": {k: v for k, v in filters.items() if v not in (None, False, "")},
-                        "rows": total})
-    db.session.commit()
+    # Everything above only read (seconds for a large register: openpyxl); the audit row is
+    # the one write, in a short transaction of its own. No file leaves without it.
+    with writing():
+        audit.record(actor, "venue.export", "venue", "*",
+                     after={"filters": {k: v for k, v in filters.items() if v not in (None, False, "")},
+                            "rows": total})
     return out, total

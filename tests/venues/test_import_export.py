@@ -339,3 +339,45 @@ def test_copy_writes_exactly_what_the_bulk_insert_writes(world, monkeypatch):
     slow = imported("B")
     assert fast == slow
     assert all(fast[2]) and len(fast[1]) == 3
+
+
+def test_writes_go_on_while_an_export_reads_the_register(app, login, world, monkeypatch):
+    """Building a large register's workbook takes seconds (openpyxl); only the audit row at the
+    end is written, so phones' pushes and other saves do not wait for the export."""
+    import threading
+
+    from server.services import venue_io
+
+    desk, phone = login("supervisor_a"), login("inspector_a")
+    db.session.commit()
+    reading, release = threading.Event(), threading.Event()
+    real_order_by = venue_io.venues.order_by
+
+    def order_by(sort):  # called while the export reads, before its rows stream in
+        reading.set()
+        assert release.wait(30)
+        return real_order_by(sort)
+
+    monkeypatch.setattr(venue_io.venues, "order_by", order_by)
+    results = {}
+
+    def run(name, fn):
+        with app.app_context():
+            results[name] = fn()
+
+    export = threading.Thread(target=run, args=("export", lambda: desk.get("/api/v1/venues/export").status_code))
+    export.start()
+    assert reading.wait(30)
+    lease = threading.Thread(target=run, args=("lease", lambda: phone.post("/api/v1/numbers/leases", json={
+        "kind": "immediate_rectification", "count": 2, "device_id": "phone-aaaa"}).status_code))
+    lease.start()
+    lease.join(10)
+    done_while_reading = not lease.is_alive()
+    release.set()
+    export.join(30)
+    lease.join(30)
+    assert done_while_reading, "the lease waited for the export"
+    assert results == {"export": 200, "lease": 201}
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "venue.export")) == 1

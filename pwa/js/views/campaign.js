@@ -2,7 +2,7 @@ import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { session } from '../main.js';
 import { save, change } from '../data.js';
-import { h, mount, link, select, empty, toast } from '../ui.js';
+import { h, mount, link, select, empty, toast, button } from '../ui.js';
 
 const OUTCOMES = ['no_problem', 'problem_found', 'nobody_home', 'refused'];
 
@@ -19,15 +19,20 @@ export async function campaign(id, params) {
   const row = (d) => h('li', { class: 'card door', dataset: { door: d.id } },
     h('p', {}, h('strong', {}, d.label), h('small', {}, ` ${d.address || ''}`)),
     h('p', { class: 'muted' }, t(`door.${d.outcome || 'pending'}`)),
-    h('div', { class: 'quad' }, OUTCOMES.map((o) => h('button', {
-      type: 'button', class: `btn small ${d.outcome === o ? 'on' : ''}`, dataset: { outcome: o },
-      onclick: async () => {
-        const fields = { outcome: o, inspection_id: d.inspection_id || null, note: d.note || '' };
-        await save({ changes: [change('campaign_door', { ...d, ...fields, visited_at: new Date().toISOString() }, fields, 'update')] });
+    h('div', { class: 'quad' }, OUTCOMES.map((o) => {
+      const tap = button(t(`door.${o}`), async () => {
+        // The door as stored now (a sync may have pulled a colleague's note or inspection since
+        // this list was drawn), and only what the tap decides: the outcome, with the inspection
+        // the visit is linked to (the server records the two together). The note is not sent.
+        const door = (await store.get('campaign_doors', d.id)) || d;
+        const fields = { outcome: o, inspection_id: door.inspection_id || null };
+        await save({ changes: [change('campaign_door', { ...door, ...fields, visited_at: new Date().toISOString() }, fields, 'update')] });
         toast(t('saved'));
         campaign(id, new URLSearchParams(`grid=${grid}`));
-      },
-    }, t(`door.${o}`)))),
+      }, `small ${d.outcome === o ? 'on' : ''}`);
+      tap.dataset.outcome = o;
+      return tap;
+    })),
     d.outcome === 'problem_found' && !d.inspection_id ? link(`/inspections/new?venue=${d.venue_id || ''}&campaign=${id}&door=${d.id}`, t('campaign.inspect'), 'btn small primary') : null);
   mount(h('h1', {}, c ? c.name : t('campaign.title')), h('div', { class: 'searchbar' }, pick),
     h('p', {}, t('campaign.progress', { done, total: shown.length })),

@@ -69,14 +69,17 @@ async function itemCard(insp, item, result, hazards, readonly, rerender) {
   // One save at a time per item, each on the item's result as stored now: two quick taps (a
   // double tap, or "fail" then "pass") must not both create a result for the item.
   let saving = Promise.resolve();
-  const saveItem = (fields, blobs = []) => {
-    saving = saving.catch(() => {}).then(() => saveItemNow(fields, blobs));
+  const enqueue = (fn) => {
+    saving = saving.catch(() => {}).then(fn);
     return saving;
   };
+  const saveItem = (fields, blobs = []) => enqueue(() => saveItemNow(fields, blobs));
+  const storedResult = async () => (await store.byIndex('item_results', 'inspection_id', insp.id))
+    .find((r) => r.item_code === item.code && !r.deleted_at);
+  // The item's result once every save under way (a photo still being prepared included) is done.
+  const settledResult = () => enqueue(storedResult);
   const saveItemNow = async (fields, blobs) => {
-    const stored = (await store.byIndex('item_results', 'inspection_id', insp.id))
-      .find((r) => r.item_code === item.code && !r.deleted_at);
-    const current = stored || result || null;
+    const current = (await storedResult()) || result || null;
     if (typeof fields === 'function') fields = fields(current); // fields that build on the stored ones
     const base = current || { id: crypto.randomUUID(), inspection_id: insp.id, item_id: item.id ?? null, item_code: item.code, result: null, note: '', photo_hashes: [], version: null };
     const record = { ...base, ...fields };
@@ -95,13 +98,17 @@ async function itemCard(insp, item, result, hazards, readonly, rerender) {
   const note = h('textarea', { rows: 2, class: 'note', placeholder: t('item.note'), disabled: readonly || !current }, current ? current.note || '' : '');
   note.addEventListener('change', () => saveItem({ note: note.value }));
   const photoInput = h('input', { type: 'file', accept: 'image/*', capture: 'environment', class: 'photo-input', disabled: readonly || !current });
-  photoInput.addEventListener('change', async () => {
+  photoInput.addEventListener('change', () => {
     const files = [...photoInput.files];
-    if (!files.length) return;
-    const { preparePhoto } = await import('../photos.js');
-    const blobs = [];
-    for (const f of files) blobs.push(await preparePhoto(f));
-    await saveItem((stored) => ({ photo_hashes: [...(stored ? stored.photo_hashes || [] : []), ...blobs.map((b) => b.hash)] }), blobs);
+    if (!files.length) return null;
+    // Queued from the moment the photo is chosen, preparing included, so a hazard saved
+    // meanwhile waits for it and carries it.
+    return enqueue(async () => {
+      const { preparePhoto } = await import('../photos.js');
+      const blobs = [];
+      for (const f of files) blobs.push(await preparePhoto(f));
+      await saveItemNow((stored) => ({ photo_hashes: [...(stored ? stored.photo_hashes || [] : []), ...blobs.map((b) => b.hash)] }), blobs);
+    });
   });
   const hazard = hazards.find((x) => x.item_code === item.code);
   const card = h('li', { class: `card item-card ${res || ''}`, dataset: { code: item.code } },
@@ -112,12 +119,14 @@ async function itemCard(insp, item, result, hazards, readonly, rerender) {
     await photoStrip(current && current.photo_hashes));
   if (res === 'fail' && !readonly) {
     card.append(hazard ? h('p', { class: 'ok' }, t('hazard.recorded', { date: hazard.deadline || t('hazard.immediate') }))
-      : hazardForm(insp, item, current, rerender));
+      : hazardForm(insp, item, settledResult, rerender));
   }
   return card;
 }
 
-function hazardForm(insp, item, result, rerender, free = false) {
+/** `itemResult()`: the failed item's result as stored once its saves under way are done (its
+ * photos become the hazard's), or null for a hazard without an item. */
+function hazardForm(insp, item, itemResult, rerender, free = false) {
   const desc = h('textarea', { rows: 2, name: 'description' }, item ? item.text : '');
   const loc = h('input', { name: 'location', placeholder: t('hazard.location_hint') });
   const sev = select('severity', [['general', t('hazard.severity.general')], ['major', t('hazard.severity.major')]], item ? item.default_severity : 'general');
@@ -140,6 +149,7 @@ function hazardForm(insp, item, result, rerender, free = false) {
     h('h3', {}, t('hazard.new')), field(t('hazard.description'), desc), field(t('hazard.location'), loc),
     field(t('hazard.severity_label'), sev), field(t('hazard.mode_label'), mode), field(t('hazard.days'), days), shown, guess,
     button(t('hazard.save'), async () => {
+      const result = itemResult ? await itemResult() : null;
       const found = today();
       const deadlineDays = mode.value === 'deadline' ? Number(days.value) : null;
       const fields = {
@@ -234,10 +244,45 @@ async function finishSection(insp, rerender) {
     }, 'primary block finish'));
 }
 
+// Form controls a redraw carries over: what the inspector has typed and not saved yet.
+const TYPED = '#app textarea[name], #app input[name]:not([type=file]):not([type=checkbox]), #app select[name]';
+
+const controlKey = (el) => {
+  const owner = el.closest('[data-code], [data-hazard]');
+  return `${owner ? owner.dataset.code || owner.dataset.hazard : ''}|${el.name}`;
+};
+
+/** Values changed since the controls were drawn, by the item or hazard they belong to and name. */
+function typedValues() {
+  const out = new Map();
+  for (const el of document.querySelectorAll(TYPED)) {
+    const changed = el.tagName === 'SELECT' ? [...el.options].some((o) => o.selected !== o.defaultSelected)
+      : el.value !== el.defaultValue;
+    if (changed) out.set(controlKey(el), el.value);
+  }
+  return out;
+}
+
+function restoreTyped(typed) {
+  if (!typed.size) return;
+  for (const el of document.querySelectorAll(TYPED)) {
+    const value = typed.get(controlKey(el));
+    if (value !== undefined && el.value !== value) {
+      el.value = value;
+      // The hazard form's deadline follows its days (input) and its correction mode (change).
+      el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input'));
+    }
+  }
+}
+
 export async function inspection(id) {
+  // A save redraws the page; what is typed elsewhere on it and not saved yet (a hazard's
+  // location, the summary) is carried over, not wiped.
   const rerender = async () => {
     const y = window.scrollY;
+    const typed = typedValues();
     await inspection(id);
+    restoreTyped(typed);
     window.scrollTo(0, y);
   };
   const insp = await store.get('inspections', id);

@@ -62,3 +62,32 @@ def race(app, monkeypatch, first, second, pause_on: str):
     two.join(30)
     assert not errors, errors
     return out
+
+
+def write_while_paused(app, slow, paused: threading.Event, release: threading.Event, write):
+    """Start the request `slow` in a thread; once it signals `paused` (it is doing its slow part),
+    run the write request `write` in another thread and give it 10 s; then `release` the slow
+    one. Returns (whether `write` finished while `slow` was paused, slow's result, write's)."""
+    results = {}
+
+    def run(name, fn):
+        with app.app_context():
+            results[name] = fn()
+
+    first = threading.Thread(target=run, args=("slow", slow))
+    first.start()
+    assert paused.wait(30)
+    second = threading.Thread(target=run, args=("write", write))
+    second.start()
+    second.join(10)
+    finished_meanwhile = not second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    return finished_meanwhile, results.get("slow"), results.get("write")
+
+
+def lease_two(client) -> int:
+    """A small write request: lease two notice numbers to a phone. Returns the status."""
+    return client.post("/api/v1/numbers/leases", json={"kind": "immediate_rectification", "count": 2,
+                                                        "device_id": "phone-aaaa"}).status_code

@@ -11,6 +11,7 @@ from server.extensions import db
 from server.models import User
 from server.services import accounts
 from tests import factories
+from tests.concurrency import lease_two, write_while_paused
 from tests.conftest import ApiClient
 
 
@@ -52,25 +53,10 @@ def test_writes_go_on_while_a_login_checks_its_password(app, world, login, monke
     phone = login("inspector_a")
     db.session.commit()
     checking, release = _paused_check(monkeypatch)
-    results = {}
-
-    def run(name, fn):
-        with app.app_context():
-            results[name] = fn()
-
-    logging_in = threading.Thread(target=run, args=("login", lambda: _login(app, "inspector_a2")))
-    logging_in.start()
-    assert checking.wait(30)
-    lease = threading.Thread(target=run, args=("lease", lambda: phone.post("/api/v1/numbers/leases", json={
-        "kind": "immediate_rectification", "count": 2, "device_id": "phone-aaaa"}).status_code))
-    lease.start()
-    lease.join(10)
-    done_during_check = not lease.is_alive()
-    release.set()
-    logging_in.join(30)
-    lease.join(30)
-    assert done_during_check, "the lease waited for the login's password check"
-    assert results == {"login": (200, results["login"][1]), "lease": 201}
+    meanwhile, logged_in, leased = write_while_paused(app, lambda: _login(app, "inspector_a2"), checking, release,
+                                                      lambda: lease_two(phone))
+    assert meanwhile, "the lease waited for the login's password check"
+    assert (logged_in[0], leased) == (200, 201)
 
 
 def test_a_user_deactivated_during_the_password_check_is_refused(app, world, monkeypatch):

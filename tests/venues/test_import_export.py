@@ -347,6 +347,7 @@ def test_writes_go_on_while_an_export_reads_the_register(app, login, world, monk
     import threading
 
     from server.services import venue_io
+    from tests.concurrency import lease_two, write_while_paused
 
     desk, phone = login("supervisor_a"), login("inspector_a")
     db.session.commit()
@@ -359,25 +360,10 @@ def test_writes_go_on_while_an_export_reads_the_register(app, login, world, monk
         return real_order_by(sort)
 
     monkeypatch.setattr(venue_io.venues, "order_by", order_by)
-    results = {}
-
-    def run(name, fn):
-        with app.app_context():
-            results[name] = fn()
-
-    export = threading.Thread(target=run, args=("export", lambda: desk.get("/api/v1/venues/export").status_code))
-    export.start()
-    assert reading.wait(30)
-    lease = threading.Thread(target=run, args=("lease", lambda: phone.post("/api/v1/numbers/leases", json={
-        "kind": "immediate_rectification", "count": 2, "device_id": "phone-aaaa"}).status_code))
-    lease.start()
-    lease.join(10)
-    done_while_reading = not lease.is_alive()
-    release.set()
-    export.join(30)
-    lease.join(30)
-    assert done_while_reading, "the lease waited for the export"
-    assert results == {"export": 200, "lease": 201}
+    meanwhile, exported, leased = write_while_paused(
+        app, lambda: desk.get("/api/v1/venues/export").status_code, reading, release, lambda: lease_two(phone))
+    assert meanwhile, "the lease waited for the export"
+    assert (exported, leased) == (200, 201)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "venue.export")) == 1

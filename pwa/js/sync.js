@@ -189,7 +189,7 @@ async function push() {
       // Every photo the batch names is on the server before the batch is sent (a no-op for
       // those already sent ahead).
       await uploadBlobs(hashesOf(batch), userId);
-      const next = queue.slice(i + batch.length, i + batch.length + batchSize);
+      const next = queue.slice(i + batchSize, i + 2 * batchSize);
       if (next.length) ahead = uploadBlobs(hashesOf(next), userId).then(() => null, (err) => err);
       if (!batch.length) { i += batchSize; continue; }
       let answer;

@@ -156,11 +156,11 @@ def return_lease(actor, lease_id: str, *, reason: str | None = None) -> tuple[Nu
     if actor.role != ADMIN:
         authorize(actor, "number.lease")
     lease = get_lease(actor, lease_id)
-    # Close it first, and only if it is still open: the UPDATE takes the lease's row lock, so a
-    # second return of the same lease (two top-ups of one phone at once) waits for this one and
-    # then finds it closed, and an offline issue on this lease (`claim_leased` locks the row too)
-    # either commits before the unused serials are read or finds the lease closed. Without it two
-    # returns on PostgreSQL both voided the same serials and the second failed on the key.
+    # Close it first, and only if it is still open. Write requests already run one after the
+    # other (server/database.py), so a second return of the lease (two top-ups of one phone at
+    # once) and an offline issue on it (`claim_leased`, in a sync push) see this one's commit;
+    # the conditional UPDATE keeps a second return a clean `number_lease_closed` for any other
+    # caller too, instead of voiding the same serials twice and failing on the key.
     closed = db.session.execute(
         update(NumberLease).where(NumberLease.id == lease.id, NumberLease.closed_at.is_(None))
         .values(closed_at=utcnow()).execution_options(synchronize_session=False))
@@ -188,9 +188,7 @@ def claim_leased(*, kind: str, serial: int, lease_id: str, device_id: str | None
     Runs inside the issuing transaction; the documents' unique (agency, kind, year, serial)
     constraint is the last word if two replays race.
     """
-    # Locked until the issue commits: a return of this lease waits, then voids around this serial.
-    lease = db.session.get(NumberLease, lease_id, with_for_update=True, populate_existing=True) \
-        if lease_id else None
+    lease = db.session.get(NumberLease, lease_id) if lease_id else None
     if lease is None:
         raise RuleViolation("number_lease_not_found")
     if not device_id or lease.device_id != device_id:
